@@ -1,0 +1,79 @@
+"""Lambda entry point: SQS batch -> validated vehicle events -> DynamoDB, with partial batch failures.
+
+Logger, Tracer and Metrics are created once per container; the handler is a thin wrapper around
+Powertools' `process_partial_response`. Configuration comes from the environment the Pulumi program sets:
+TABLE_NAME, POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_LOG_LEVEL.
+"""
+
+from __future__ import annotations
+
+import os
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from consumer.batch_processor import BatchOutcome, StoringBatchProcessor, now_ms
+from consumer.event_store import DynamoEventStore
+from consumer.stored_item import build_item, idempotency_key
+from consumer.vehicle_event import InvalidEvent, parse_vehicle_event
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+def _store_from_environment() -> DynamoEventStore:
+    return DynamoEventStore(os.environ["TABLE_NAME"])
+
+
+processor = StoringBatchProcessor(store_factory=_store_from_environment)
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> dict:
+    try:
+        event = parse_vehicle_event(record.body)
+    except InvalidEvent as error:
+        tracer.put_annotation("rejected", error.reason)
+        logger.warning("invalid event", extra={"messageId": record.message_id, "reason": error.reason,
+                                               "detail": error.detail})  # fmt: skip
+        raise
+    tracer.put_annotation("eventId", idempotency_key(event, record))
+    tracer.put_annotation("vehicleId", event.vehicle_id)
+    return build_item(event, record, stored_at_ms=now_ms())
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context) -> dict:
+    response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                        context=context)  # fmt: skip
+    _publish(processor.outcome)
+    return response
+
+
+def _publish(outcome: BatchOutcome) -> None:
+    """EMF metrics (no high-cardinality dimensions) and one summary log line per batch."""
+    metrics.add_metric("BatchSize", MetricUnit.Count, outcome.records)
+    metrics.add_metric("RecordsStored", MetricUnit.Count, outcome.stored)
+    metrics.add_metric("RecordsFailed", MetricUnit.Count, outcome.failed)
+    metrics.add_metric("DuplicatesSkipped", MetricUnit.Count, outcome.duplicates_in_batch)
+    metrics.add_metric("DynamoDBCalls", MetricUnit.Count, outcome.dynamodb_calls)
+    metrics.add_metric("UnprocessedItemRetries", MetricUnit.Count, outcome.unprocessed_retries)
+    for latency in outcome.latencies_ms[:100]:  # EMF allows 100 values per metric per document
+        metrics.add_metric("EndToEndLatency", MetricUnit.Milliseconds, latency)
+    for reason, count in {**outcome.invalid, **outcome.write_failures}.items():
+        with single_metric(name="RecordsFailedByReason", unit=MetricUnit.Count, value=count,
+                           namespace=metrics.namespace) as metric:
+            metric.add_dimension("reason", reason)
+    if outcome.write_failures or outcome.unexpected_errors:
+        logger.warning("records not stored, SQS will retry them",
+                       extra={"writeFailures": dict(outcome.write_failures),
+                              "unexpectedErrors": outcome.unexpected_errors})  # fmt: skip
+    logger.info("batch processed", extra={"records": outcome.records, "stored": outcome.stored,
+                                          "failed": outcome.failed, "invalid": dict(outcome.invalid),
+                                          "dynamodbCalls": outcome.dynamodb_calls})  # fmt: skip
+

@@ -1,0 +1,276 @@
+"""Stack settings: one typed, validated definition of every per-environment size and switch.
+
+This module deliberately does not import pulumi. The Pulumi program loads it from `pulumi.Config`
+(`from_pulumi_config`), the local pipeline and the load test from `Pulumi.<stack>.yaml`
+(`from_stack_file`); both go through `StackSettings.from_raw`, so a value means the same thing everywhere
+and an invalid one fails the same way, before any resource is declared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+PROJECT = "vehicle-pipeline"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# AWS limits the validation enforces (see GUIDE §3).
+SQS_MAX_RETENTION_SECONDS = 1_209_600  # 14 days; the DLQ always keeps messages this long.
+SQS_MAX_VISIBILITY_SECONDS = 43_200
+STANDARD_MAX_BATCH_SIZE = 10_000
+FIFO_MAX_BATCH_SIZE = 10
+MAX_BATCH_WITHOUT_WINDOW = 10
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                      2557, 2922, 3288, 3653)  # fmt: skip
+ARCHITECTURES = ("arm64", "x86_64")
+PYTHON_RUNTIMES = ("python3.12", "python3.13")
+# Public Powertools v3 layer (account 017000801446), built per Python version and architecture.
+POWERTOOLS_LAYER_VERSION = 27
+
+
+class ConfigError(ValueError):
+    """Invalid stack configuration. Lists every offending key with its value and the rule it breaks."""
+
+    def __init__(self, problems: list[tuple[str, Any, str]]):
+        self.problems = problems
+        lines = [f"{PROJECT}:{key} = {value!r}: {rule}" for key, value, rule in problems]
+        super().__init__("invalid stack configuration:\n  " + "\n  ".join(lines))
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError("must be true or false")
+
+
+def _as_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("must be an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise ValueError("must be an integer")
+
+
+def _as_str(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-empty string")
+    return value.strip()
+
+
+def _as_str_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            value = [part for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+        raise ValueError("must be a list of non-empty strings")
+    return tuple(item.strip() for item in value)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Key:
+    field: str
+    parse: Callable[[Any], Any]
+    doc: str
+
+
+# Config key (as written in Pulumi.<stack>.yaml) -> dataclass field, parser, and the README's description.
+KEYS: dict[str, _Key] = {
+    "fifo": _Key("fifo", _as_bool, "FIFO queue and DLQ instead of standard ones"),
+    "batchSize": _Key("batch_size", _as_int, "records per Lambda invocation (FIFO ≤ 10)"),
+    "batchingWindowSeconds": _Key("batching_window_seconds", _as_int,
+                                  "seconds the poller may wait to fill a batch (0–300, not with FIFO)"),
+    "maxConcurrency": _Key("max_concurrency", _as_int, "event source mapping maximum concurrency (2–1000)"),
+    "functionTimeoutSeconds": _Key("function_timeout_seconds", _as_int, "consumer timeout (1–900)"),
+    "functionMemoryMb": _Key("function_memory_mb", _as_int, "consumer memory (128–10240)"),
+    "visibilityTimeoutSeconds": _Key("visibility_timeout_seconds", _as_int,
+                                     "queue visibility timeout; derived as 6 × timeout + window when unset"),
+    "maxReceiveCount": _Key("max_receive_count", _as_int, "receives before a message moves to the DLQ"),
+    "messageRetentionSeconds": _Key("message_retention_seconds", _as_int,
+                                    "main queue retention (60 s – 14 days, shorter than the DLQ's 14 days)"),
+    "logRetentionDays": _Key("log_retention_days", _as_int, "CloudWatch Logs retention of the function"),
+    "producerPrincipals": _Key("producer_principals", _as_str_list,
+                               "IAM principal ARNs allowed to send; empty means the deploying account"),
+    "powertoolsLayerArn": _Key("powertools_layer_arn", _as_str,
+                               "layer with the consumer's dependencies; default: public Powertools v3 layer"),
+    "architecture": _Key("architecture", _as_str, "arm64 or x86_64"),
+    "pythonRuntime": _Key("python_runtime", _as_str, "python3.12 or python3.13"),
+    "deletionProtection": _Key("deletion_protection", _as_bool, "DynamoDB deletion protection"),
+    "billingMode": _Key("billing_mode", _as_str, "PAY_PER_REQUEST (on-demand) or PROVISIONED"),
+    "writeCapacity": _Key("write_capacity", _as_int, "table write capacity units when PROVISIONED"),
+    "readCapacity": _Key("read_capacity", _as_int, "table read capacity units when PROVISIONED"),
+    "metricsNamespace": _Key("metrics_namespace", _as_str, "CloudWatch namespace of the consumer's metrics"),
+    "logLevel": _Key("log_level", _as_str, "consumer log level (DEBUG, INFO, WARNING, ERROR)"),
+}  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class StackSettings:
+    """Every size and switch of one environment. Defaults are the documented ones (README, Configuration)."""
+
+    fifo: bool = False
+    batch_size: int = 10
+    batching_window_seconds: int = 0
+    max_concurrency: int = 5
+    function_timeout_seconds: int = 30
+    function_memory_mb: int = 256
+    visibility_timeout_seconds: int | None = None
+    max_receive_count: int = 5
+    message_retention_seconds: int = 345_600  # 4 days, the SQS default
+    log_retention_days: int = 14
+    producer_principals: tuple[str, ...] = ()
+    powertools_layer_arn: str | None = None
+    architecture: str = "arm64"
+    python_runtime: str = "python3.12"
+    deletion_protection: bool = False
+    billing_mode: str = "PAY_PER_REQUEST"
+    write_capacity: int = 5
+    read_capacity: int = 5
+    metrics_namespace: str = "VehiclePipeline"
+    log_level: str = "INFO"
+
+    # ---- derived values -------------------------------------------------------------------------------
+    @property
+    def queue_visibility_timeout_seconds(self) -> int:
+        """AWS: visibility ≥ 6 × function timeout + batching window, so retries never overlap a running batch."""
+        if self.visibility_timeout_seconds is not None:
+            return self.visibility_timeout_seconds
+        return 6 * self.function_timeout_seconds + self.batching_window_seconds
+
+    @property
+    def dlq_retention_seconds(self) -> int:
+        return SQS_MAX_RETENTION_SECONDS
+
+    def layer_arn(self, region: str) -> str:
+        if self.powertools_layer_arn:
+            return self.powertools_layer_arn
+        runtime = self.python_runtime.replace(".", "")
+        return (f"arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-"
+                f"{runtime}-{self.architecture}:{POWERTOOLS_LAYER_VERSION}")  # fmt: skip
+
+    # ---- construction -----------------------------------------------------------------------------------
+    @classmethod
+    def from_raw(cls, raw: Mapping[str, Any]) -> StackSettings:
+        """Build from config values as strings (pulumi.Config) or YAML scalars; raise ConfigError on any fault."""
+        problems: list[tuple[str, Any, str]] = []
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            spec = KEYS.get(key)
+            if spec is None:
+                problems.append((key, value, f"unknown key; known keys: {', '.join(sorted(KEYS))}"))
+                continue
+            try:
+                values[spec.field] = spec.parse(value)
+            except ValueError as error:
+                problems.append((key, value, str(error)))
+        if problems:
+            raise ConfigError(problems)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        problems = list(_violations(self))
+        if problems:
+            raise ConfigError(problems)
+
+
+def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
+    def outside(value: int, low: int, high: int) -> bool:
+        return not low <= value <= high
+
+    if s.fifo:
+        if outside(s.batch_size, 1, FIFO_MAX_BATCH_SIZE):
+            yield "batchSize", s.batch_size, f"must be 1–{FIFO_MAX_BATCH_SIZE} for a FIFO queue"
+        if s.batching_window_seconds != 0:
+            yield "batchingWindowSeconds", s.batching_window_seconds, "must be 0 for a FIFO queue"
+    else:
+        if outside(s.batch_size, 1, STANDARD_MAX_BATCH_SIZE):
+            yield "batchSize", s.batch_size, f"must be 1–{STANDARD_MAX_BATCH_SIZE} for a standard queue"
+        elif s.batch_size > MAX_BATCH_WITHOUT_WINDOW and s.batching_window_seconds < 1:
+            yield "batchSize", s.batch_size, "over 10 needs batchingWindowSeconds ≥ 1"
+    if outside(s.batching_window_seconds, 0, 300):
+        yield "batchingWindowSeconds", s.batching_window_seconds, "must be 0–300"
+    if outside(s.max_concurrency, 2, 1000):
+        yield "maxConcurrency", s.max_concurrency, "must be 2–1000 (event source mapping ScalingConfig)"
+    if outside(s.function_timeout_seconds, 1, 900):
+        yield "functionTimeoutSeconds", s.function_timeout_seconds, "must be 1–900"
+    if outside(s.function_memory_mb, 128, 10240):
+        yield "functionMemoryMb", s.function_memory_mb, "must be 128–10240"
+    if s.visibility_timeout_seconds is not None:
+        minimum = 6 * s.function_timeout_seconds + s.batching_window_seconds
+        if s.visibility_timeout_seconds < minimum:
+            yield ("visibilityTimeoutSeconds", s.visibility_timeout_seconds,
+                   f"must be ≥ 6 × functionTimeoutSeconds + batchingWindowSeconds = {minimum}")  # fmt: skip
+        elif s.visibility_timeout_seconds > SQS_MAX_VISIBILITY_SECONDS:
+            yield "visibilityTimeoutSeconds", s.visibility_timeout_seconds, "must be ≤ 43200 (12 hours)"
+    elif s.queue_visibility_timeout_seconds > SQS_MAX_VISIBILITY_SECONDS:
+        yield ("functionTimeoutSeconds", s.function_timeout_seconds,
+               "6 × timeout + window exceeds the 43200 s SQS visibility limit")  # fmt: skip
+    if outside(s.max_receive_count, 1, 1000):
+        yield "maxReceiveCount", s.max_receive_count, "must be 1–1000"
+    if outside(s.message_retention_seconds, 60, SQS_MAX_RETENTION_SECONDS - 1):
+        yield ("messageRetentionSeconds", s.message_retention_seconds,
+               f"must be 60–{SQS_MAX_RETENTION_SECONDS - 1}, shorter than the DLQ's {SQS_MAX_RETENTION_SECONDS}")  # fmt: skip
+    if s.log_retention_days not in LOG_RETENTION_DAYS:
+        yield "logRetentionDays", s.log_retention_days, f"must be one of {list(LOG_RETENTION_DAYS)}"
+    for principal in s.producer_principals:
+        if not principal.startswith("arn:aws"):
+            yield "producerPrincipals", principal, "each principal must be an IAM ARN (arn:aws…), never '*'"
+    if s.powertools_layer_arn is not None and not s.powertools_layer_arn.startswith("arn:aws"):
+        yield "powertoolsLayerArn", s.powertools_layer_arn, "must be a Lambda layer version ARN"
+    if s.architecture not in ARCHITECTURES:
+        yield "architecture", s.architecture, f"must be one of {list(ARCHITECTURES)}"
+    if s.python_runtime not in PYTHON_RUNTIMES:
+        yield "pythonRuntime", s.python_runtime, f"must be one of {list(PYTHON_RUNTIMES)}"
+    if s.billing_mode not in ("PAY_PER_REQUEST", "PROVISIONED"):
+        yield "billingMode", s.billing_mode, "must be PAY_PER_REQUEST or PROVISIONED"
+    if outside(s.write_capacity, 1, 40_000):
+        yield "writeCapacity", s.write_capacity, "must be 1–40000"
+    if outside(s.read_capacity, 1, 40_000):
+        yield "readCapacity", s.read_capacity, "must be 1–40000"
+    if not s.metrics_namespace.replace("/", "").replace("-", "").replace("_", "").isalnum():
+        yield "metricsNamespace", s.metrics_namespace, "must be letters, digits, '/', '-' or '_'"
+    if s.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        yield "logLevel", s.log_level, "must be DEBUG, INFO, WARNING or ERROR"
+
+
+# ---- loaders ------------------------------------------------------------------------------------------------
+def from_pulumi_config(config: Any) -> StackSettings:
+    """Read every known key from a `pulumi.Config(PROJECT)` (values arrive as strings)."""
+    raw = {key: config.get(key) for key in KEYS}
+    return StackSettings.from_raw({key: value for key, value in raw.items() if value is not None})
+
+
+def stack_file(stack: str, root: Path = PROJECT_ROOT) -> Path:
+    return root / f"Pulumi.{stack}.yaml"
+
+
+def read_stack_config(stack: str, root: Path = PROJECT_ROOT) -> dict[str, Any]:
+    """The `config:` block of Pulumi.<stack>.yaml, keys as written (`vehicle-pipeline:batchSize`, `aws:region`)."""
+    import yaml  # imported here: the Pulumi program never needs it
+
+    path = stack_file(stack, root)
+    if not path.exists():
+        known = sorted(p.name for p in root.glob("Pulumi.*.yaml"))
+        raise ConfigError([("stack", stack, f"no {path.name}; stack files here: {known}")])
+    return (yaml.safe_load(path.read_text()) or {}).get("config", {}) or {}
+
+
+def from_stack_file(stack: str, root: Path = PROJECT_ROOT) -> StackSettings:
+    """Read Pulumi.<stack>.yaml without pulumi, for the local pipeline and the load test."""
+    prefix = f"{PROJECT}:"
+    config = read_stack_config(stack, root)
+    return StackSettings.from_raw({k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)})
+
+
+def region_of(stack: str, root: Path = PROJECT_ROOT, default: str = "us-east-1") -> str:
+    return str(read_stack_config(stack, root).get("aws:region", default))
