@@ -18,7 +18,6 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from consumer.event_store import KEY_ATTRIBUTE, EventStore
 from consumer.vehicle_event import InvalidEvent
 
-
 # DynamoDB error codes folded into the few write-failure reasons used as a metric dimension.
 _THROTTLING_CODES = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 
@@ -65,13 +64,14 @@ class StoringBatchProcessor(BatchProcessor):
             self._store = self._store_factory()
         return self._store
 
-    def use_store(self, store: EventStore) -> None:
+    def use_store(self, store: EventStore | None) -> None:
+        """Inject a store (tests, the local runner); None goes back to the factory on next use."""
         self._store = store
 
     def process(self) -> list[tuple]:
         self.outcome = BatchOutcome(records=len(self.records))
         results = super().process()  # validation: success results carry the item to store
-        for exc_type, exc, _ in self.exceptions:
+        for _, exc, _ in self.exceptions:
             if isinstance(exc, InvalidEvent):
                 self.outcome.invalid[exc.reason] += 1
             else:
@@ -105,7 +105,9 @@ class StoringBatchProcessor(BatchProcessor):
     def _fail_after_write(self, raw: dict, reason: str) -> None:
         self.success_messages.remove(raw)
         error = StoreWriteError(f"DynamoDB did not store the item: {reason}")
-        self.failure_handler(record=self._to_batch_type(raw, self.event_type), exception=(StoreWriteError, error, None))
+        self.failure_handler(
+            record=self._to_batch_type(raw, self.event_type), exception=(StoreWriteError, error, None)
+        )
 
 
 def now_ms() -> int:

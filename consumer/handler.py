@@ -37,8 +37,10 @@ def record_handler(record: SQSRecord) -> dict:
         event = parse_vehicle_event(record.body)
     except InvalidEvent as error:
         tracer.put_annotation("rejected", error.reason)
-        logger.warning("invalid event", extra={"messageId": record.message_id, "reason": error.reason,
-                                               "detail": error.detail})  # fmt: skip
+        logger.warning(
+            "invalid event",
+            extra={"messageId": record.message_id, "reason": error.reason, "detail": error.detail},
+        )
         raise
     tracer.put_annotation("eventId", idempotency_key(event, record))
     tracer.put_annotation("vehicleId", event.vehicle_id)
@@ -49,8 +51,9 @@ def record_handler(record: SQSRecord) -> dict:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:
-    response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                        context=context)  # fmt: skip
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
     _publish(processor.outcome)
     return response
 
@@ -66,14 +69,25 @@ def _publish(outcome: BatchOutcome) -> None:
     for latency in outcome.latencies_ms[:100]:  # EMF allows 100 values per metric per document
         metrics.add_metric("EndToEndLatency", MetricUnit.Milliseconds, latency)
     for reason, count in {**outcome.invalid, **outcome.write_failures}.items():
-        with single_metric(name="RecordsFailedByReason", unit=MetricUnit.Count, value=count,
-                           namespace=metrics.namespace) as metric:
+        with single_metric(
+            name="RecordsFailedByReason", unit=MetricUnit.Count, value=count, namespace=metrics.namespace
+        ) as metric:
             metric.add_dimension("reason", reason)
     if outcome.write_failures or outcome.unexpected_errors:
-        logger.warning("records not stored, SQS will retry them",
-                       extra={"writeFailures": dict(outcome.write_failures),
-                              "unexpectedErrors": outcome.unexpected_errors})  # fmt: skip
-    logger.info("batch processed", extra={"records": outcome.records, "stored": outcome.stored,
-                                          "failed": outcome.failed, "invalid": dict(outcome.invalid),
-                                          "dynamodbCalls": outcome.dynamodb_calls})  # fmt: skip
-
+        logger.warning(
+            "records not stored, SQS will retry them",
+            extra={
+                "writeFailures": dict(outcome.write_failures),
+                "unexpectedErrors": outcome.unexpected_errors,
+            },
+        )
+    logger.info(
+        "batch processed",
+        extra={
+            "records": outcome.records,
+            "stored": outcome.stored,
+            "failed": outcome.failed,
+            "invalid": dict(outcome.invalid),
+            "dynamodbCalls": outcome.dynamodb_calls,
+        },
+    )

@@ -42,8 +42,16 @@ SCHEMA = {
 _validate = fastjsonschema.compile(SCHEMA)
 
 # The reasons an event is rejected: a small fixed set, safe to use as a metric dimension.
-REASONS = ("body_too_large", "not_json", "not_an_object", "missing_field", "unknown_field", "wrong_type",
-           "out_of_range", "bad_format")  # fmt: skip
+REASONS = (
+    "body_too_large",
+    "not_json",
+    "not_an_object",
+    "missing_field",
+    "unknown_field",
+    "wrong_type",
+    "out_of_range",
+    "bad_format",
+)
 _RULE_TO_REASON = {
     "required": "missing_field",
     "additionalProperties": "unknown_field",
@@ -78,8 +86,14 @@ class VehicleEvent:
 
     def to_message(self) -> dict[str, Any]:
         """The JSON body a producer sends (the seed's fields, plus eventId and sentAt when set)."""
-        body = {"vehicleId": self.vehicle_id, "make": self.make, "model": self.model, "year": self.year,
-                "color": self.color, "mileage": self.mileage}  # fmt: skip
+        body = {
+            "vehicleId": self.vehicle_id,
+            "make": self.make,
+            "model": self.model,
+            "year": self.year,
+            "color": self.color,
+            "mileage": self.mileage,
+        }
         if self.event_id is not None:
             body["eventId"] = self.event_id
         if self.sent_at is not None:

@@ -22,8 +22,9 @@ def _document(*statements: dict) -> dict:
 
 def producer_policy(queue_arn: str) -> dict:
     """What a producer needs, on this queue only: the managed policy users attach to their senders."""
-    return _document({"Sid": "SendVehicleEvents", "Effect": "Allow", "Action": PRODUCER_ACTIONS,
-                      "Resource": queue_arn})  # fmt: skip
+    return _document(
+        {"Sid": "SendVehicleEvents", "Effect": "Allow", "Action": PRODUCER_ACTIONS, "Resource": queue_arn}
+    )
 
 
 def queue_policy(queue_arn: str, producer_principals: list[str]) -> dict:
@@ -48,10 +49,16 @@ def queue_policy(queue_arn: str, producer_principals: list[str]) -> dict:
 
 def dead_letter_queue_policy(dlq_arn: str) -> dict:
     """The DLQ accepts no plain-HTTP request either; senders are only SQS redrive and the consumer's role."""
-    return _document({
-        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sqs:*",
-        "Resource": dlq_arn, "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    })  # fmt: skip
+    return _document(
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sqs:*",
+            "Resource": dlq_arn,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    )
 
 
 def consumer_policy(queue_arn: str, table_arn: str, log_group_arn: str, dlq_arn: str | None = None) -> dict:
@@ -60,16 +67,28 @@ def consumer_policy(queue_arn: str, table_arn: str, log_group_arn: str, dlq_arn:
     statements = [
         {"Sid": "ConsumeQueue", "Effect": "Allow", "Action": CONSUMER_QUEUE_ACTIONS, "Resource": queue_arn},
         {"Sid": "WriteEvents", "Effect": "Allow", "Action": CONSUMER_TABLE_ACTIONS, "Resource": table_arn},
-        {"Sid": "OwnLogs", "Effect": "Allow", "Action": CONSUMER_LOG_ACTIONS, "Resource": f"{log_group_arn}:*"},
+        {
+            "Sid": "OwnLogs",
+            "Effect": "Allow",
+            "Action": CONSUMER_LOG_ACTIONS,
+            "Resource": f"{log_group_arn}:*",
+        },
         # X-Ray has no resource-level permissions: AWS requires "*" for these two actions.
         {"Sid": "Tracing", "Effect": "Allow", "Action": XRAY_ACTIONS, "Resource": "*"},
     ]
     if dlq_arn is not None:
-        statements.append({"Sid": "RoutePermanentErrors", "Effect": "Allow", "Action": ["sqs:SendMessage"],
-                           "Resource": dlq_arn})  # fmt: skip
+        statements.append(
+            {
+                "Sid": "RoutePermanentErrors",
+                "Effect": "Allow",
+                "Action": ["sqs:SendMessage"],
+                "Resource": dlq_arn,
+            }
+        )
     return _document(*statements)
 
 
 def lambda_assume_role_policy() -> dict:
-    return _document({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                      "Action": "sts:AssumeRole"})  # fmt: skip
+    return _document(
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    )

@@ -23,8 +23,30 @@ SQS_MAX_VISIBILITY_SECONDS = 43_200
 STANDARD_MAX_BATCH_SIZE = 10_000
 FIFO_MAX_BATCH_SIZE = 10
 MAX_BATCH_WITHOUT_WINDOW = 10
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-                      2557, 2922, 3288, 3653)  # fmt: skip
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 ARCHITECTURES = ("arm64", "x86_64")
 PYTHON_RUNTIMES = ("python3.12", "python3.13")
 # Public Powertools v3 layer (account 017000801446), built per Python version and architecture.
@@ -86,21 +108,36 @@ class _Key:
 KEYS: dict[str, _Key] = {
     "fifo": _Key("fifo", _as_bool, "FIFO queue and DLQ instead of standard ones"),
     "batchSize": _Key("batch_size", _as_int, "records per Lambda invocation (FIFO ≤ 10)"),
-    "batchingWindowSeconds": _Key("batching_window_seconds", _as_int,
-                                  "seconds the poller may wait to fill a batch (0–300, not with FIFO)"),
+    "batchingWindowSeconds": _Key(
+        "batching_window_seconds",
+        _as_int,
+        "seconds the poller may wait to fill a batch (0–300, not with FIFO)",
+    ),
     "maxConcurrency": _Key("max_concurrency", _as_int, "event source mapping maximum concurrency (2–1000)"),
     "functionTimeoutSeconds": _Key("function_timeout_seconds", _as_int, "consumer timeout (1–900)"),
     "functionMemoryMb": _Key("function_memory_mb", _as_int, "consumer memory (128–10240)"),
-    "visibilityTimeoutSeconds": _Key("visibility_timeout_seconds", _as_int,
-                                     "queue visibility timeout; derived as 6 × timeout + window when unset"),
+    "visibilityTimeoutSeconds": _Key(
+        "visibility_timeout_seconds",
+        _as_int,
+        "queue visibility timeout; derived as 6 × timeout + window when unset",
+    ),
     "maxReceiveCount": _Key("max_receive_count", _as_int, "receives before a message moves to the DLQ"),
-    "messageRetentionSeconds": _Key("message_retention_seconds", _as_int,
-                                    "main queue retention (60 s – 14 days, shorter than the DLQ's 14 days)"),
+    "messageRetentionSeconds": _Key(
+        "message_retention_seconds",
+        _as_int,
+        "main queue retention (60 s – 14 days, shorter than the DLQ's 14 days)",
+    ),
     "logRetentionDays": _Key("log_retention_days", _as_int, "CloudWatch Logs retention of the function"),
-    "producerPrincipals": _Key("producer_principals", _as_str_list,
-                               "IAM principal ARNs allowed to send; empty means the deploying account"),
-    "powertoolsLayerArn": _Key("powertools_layer_arn", _as_str,
-                               "layer with the consumer's dependencies; default: public Powertools v3 layer"),
+    "producerPrincipals": _Key(
+        "producer_principals",
+        _as_str_list,
+        "IAM principal ARNs allowed to send; empty means the deploying account",
+    ),
+    "powertoolsLayerArn": _Key(
+        "powertools_layer_arn",
+        _as_str,
+        "layer with the consumer's dependencies; default: public Powertools v3 layer",
+    ),
     "architecture": _Key("architecture", _as_str, "arm64 or x86_64"),
     "pythonRuntime": _Key("python_runtime", _as_str, "python3.12 or python3.13"),
     "deletionProtection": _Key("deletion_protection", _as_bool, "DynamoDB deletion protection"),
@@ -109,7 +146,7 @@ KEYS: dict[str, _Key] = {
     "readCapacity": _Key("read_capacity", _as_int, "table read capacity units when PROVISIONED"),
     "metricsNamespace": _Key("metrics_namespace", _as_str, "CloudWatch namespace of the consumer's metrics"),
     "logLevel": _Key("log_level", _as_str, "consumer log level (DEBUG, INFO, WARNING, ERROR)"),
-}  # fmt: skip
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,7 +177,7 @@ class StackSettings:
     # ---- derived values -------------------------------------------------------------------------------
     @property
     def queue_visibility_timeout_seconds(self) -> int:
-        """AWS: visibility ≥ 6 × function timeout + batching window, so retries never overlap a running batch."""
+        """AWS: visibility ≥ 6 × timeout + batching window, so a retry never overlaps a running batch."""
         if self.visibility_timeout_seconds is not None:
             return self.visibility_timeout_seconds
         return 6 * self.function_timeout_seconds + self.batching_window_seconds
@@ -153,13 +190,15 @@ class StackSettings:
         if self.powertools_layer_arn:
             return self.powertools_layer_arn
         runtime = self.python_runtime.replace(".", "")
-        return (f"arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-"
-                f"{runtime}-{self.architecture}:{POWERTOOLS_LAYER_VERSION}")  # fmt: skip
+        return (
+            f"arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-"
+            f"{runtime}-{self.architecture}:{POWERTOOLS_LAYER_VERSION}"
+        )
 
     # ---- construction -----------------------------------------------------------------------------------
     @classmethod
     def from_raw(cls, raw: Mapping[str, Any]) -> StackSettings:
-        """Build from config values as strings (pulumi.Config) or YAML scalars; raise ConfigError on any fault."""
+        """Build from config strings (pulumi.Config) or YAML scalars; raise ConfigError on any fault."""
         problems: list[tuple[str, Any, str]] = []
         values: dict[str, Any] = {}
         for key, value in raw.items():
@@ -208,18 +247,27 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
     if s.visibility_timeout_seconds is not None:
         minimum = 6 * s.function_timeout_seconds + s.batching_window_seconds
         if s.visibility_timeout_seconds < minimum:
-            yield ("visibilityTimeoutSeconds", s.visibility_timeout_seconds,
-                   f"must be ≥ 6 × functionTimeoutSeconds + batchingWindowSeconds = {minimum}")  # fmt: skip
+            yield (
+                "visibilityTimeoutSeconds",
+                s.visibility_timeout_seconds,
+                f"must be ≥ 6 × functionTimeoutSeconds + batchingWindowSeconds = {minimum}",
+            )
         elif s.visibility_timeout_seconds > SQS_MAX_VISIBILITY_SECONDS:
             yield "visibilityTimeoutSeconds", s.visibility_timeout_seconds, "must be ≤ 43200 (12 hours)"
     elif s.queue_visibility_timeout_seconds > SQS_MAX_VISIBILITY_SECONDS:
-        yield ("functionTimeoutSeconds", s.function_timeout_seconds,
-               "6 × timeout + window exceeds the 43200 s SQS visibility limit")  # fmt: skip
+        yield (
+            "functionTimeoutSeconds",
+            s.function_timeout_seconds,
+            "6 × timeout + window exceeds the 43200 s SQS visibility limit",
+        )
     if outside(s.max_receive_count, 1, 1000):
         yield "maxReceiveCount", s.max_receive_count, "must be 1–1000"
     if outside(s.message_retention_seconds, 60, SQS_MAX_RETENTION_SECONDS - 1):
-        yield ("messageRetentionSeconds", s.message_retention_seconds,
-               f"must be 60–{SQS_MAX_RETENTION_SECONDS - 1}, shorter than the DLQ's {SQS_MAX_RETENTION_SECONDS}")  # fmt: skip
+        yield (
+            "messageRetentionSeconds",
+            s.message_retention_seconds,
+            f"must be 60–{SQS_MAX_RETENTION_SECONDS - 1}, shorter than the DLQ's {SQS_MAX_RETENTION_SECONDS}",
+        )
     if s.log_retention_days not in LOG_RETENTION_DAYS:
         yield "logRetentionDays", s.log_retention_days, f"must be one of {list(LOG_RETENTION_DAYS)}"
     for principal in s.producer_principals:
@@ -243,7 +291,7 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
         yield "logLevel", s.log_level, "must be DEBUG, INFO, WARNING or ERROR"
 
 
-# ---- loaders ------------------------------------------------------------------------------------------------
+# ---- loaders -----------------------------------------------------------------------------------------
 def from_pulumi_config(config: Any) -> StackSettings:
     """Read every known key from a `pulumi.Config(PROJECT)` (values arrive as strings)."""
     raw = {key: config.get(key) for key in KEYS}
@@ -255,7 +303,7 @@ def stack_file(stack: str, root: Path = PROJECT_ROOT) -> Path:
 
 
 def read_stack_config(stack: str, root: Path = PROJECT_ROOT) -> dict[str, Any]:
-    """The `config:` block of Pulumi.<stack>.yaml, keys as written (`vehicle-pipeline:batchSize`, `aws:region`)."""
+    """The `config:` block of Pulumi.<stack>.yaml, keys as written (`vehicle-pipeline:fifo`, `aws:region`)."""
     import yaml  # imported here: the Pulumi program never needs it
 
     path = stack_file(stack, root)
@@ -269,7 +317,7 @@ def from_stack_file(stack: str, root: Path = PROJECT_ROOT) -> StackSettings:
     """Read Pulumi.<stack>.yaml without pulumi, for the local pipeline and the load test."""
     prefix = f"{PROJECT}:"
     config = read_stack_config(stack, root)
-    return StackSettings.from_raw({k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)})
+    return StackSettings.from_raw({k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)})
 
 
 def region_of(stack: str, root: Path = PROJECT_ROOT, default: str = "us-east-1") -> str:

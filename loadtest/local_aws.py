@@ -24,7 +24,11 @@ from infra.resource_spec import StackSpec
 
 LOCAL_REGION = "us-east-1"
 # moto accepts any credentials; these only keep boto3 from looking for real ones.
-LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
 
 
 def _free_loopback_port() -> int:
@@ -35,8 +39,12 @@ def _free_loopback_port() -> int:
 
 def aws_environment(endpoint_url: str, region: str = LOCAL_REGION) -> dict[str, str]:
     """Environment variables that point boto3 (and so every child process) at the local endpoint."""
-    return {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint_url, "AWS_DEFAULT_REGION": region,
-            "AWS_REGION": region}  # fmt: skip
+    return {
+        **LOCAL_CREDENTIALS,
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+    }
 
 
 @contextlib.contextmanager
@@ -45,8 +53,12 @@ def moto_server(log_path: Path | None = None, start_timeout: float = 30.0) -> It
     port = _free_loopback_port()
     executable = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    process = subprocess.Popen([executable, "-H", "127.0.0.1", "-p", str(port)], stdout=log,
-                               stderr=subprocess.STDOUT, env={**os.environ, **LOCAL_CREDENTIALS})  # fmt: skip
+    process = subprocess.Popen(
+        [executable, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **LOCAL_CREDENTIALS},
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_answering(url, process, start_timeout)
@@ -88,9 +100,14 @@ class LocalStack:
     region: str
 
     def outputs(self) -> dict[str, str]:
-        return {"queueUrl": self.queue_url, "queueArn": self.queue_arn, "dlqUrl": self.dlq_url,
-                "tableName": self.table_name, "functionName": self.function_name,
-                "region": self.region}  # fmt: skip
+        return {
+            "queueUrl": self.queue_url,
+            "queueArn": self.queue_arn,
+            "dlqUrl": self.dlq_url,
+            "tableName": self.table_name,
+            "functionName": self.function_name,
+            "region": self.region,
+        }
 
     def write_outputs(self, path: Path) -> Path:
         path.write_text(json.dumps(self.outputs(), indent=2))
@@ -101,17 +118,31 @@ def provision(spec: StackSpec, endpoint_url: str, region: str = LOCAL_REGION) ->
     """Create the stack's DLQ, queue (with redrive to the DLQ) and table in the local endpoint."""
     import boto3
 
-    session = boto3.session.Session(region_name=region, aws_access_key_id="testing",
-                                    aws_secret_access_key="testing")  # fmt: skip
+    session = boto3.session.Session(
+        region_name=region, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
     sqs = session.client("sqs", endpoint_url=endpoint_url)
-    dlq_url = sqs.create_queue(QueueName=spec.dead_letter_queue.name,
-                               Attributes=spec.dead_letter_queue.sqs_attributes())["QueueUrl"]  # fmt: skip
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue_url = sqs.create_queue(QueueName=spec.queue.name, Attributes=spec.queue.sqs_attributes(dlq_arn))["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    dlq_url = sqs.create_queue(
+        QueueName=spec.dead_letter_queue.name, Attributes=spec.dead_letter_queue.sqs_attributes()
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    queue_url = sqs.create_queue(QueueName=spec.queue.name, Attributes=spec.queue.sqs_attributes(dlq_arn))[
+        "QueueUrl"
+    ]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
     dynamodb.create_table(**spec.dynamodb_create_table_args())
     dynamodb.get_waiter("table_exists").wait(TableName=spec.table_name, WaiterConfig={"Delay": 0.1})
-    return LocalStack(queue_url=queue_url, queue_arn=queue_arn, dlq_url=dlq_url, dlq_arn=dlq_arn,
-                      table_name=spec.table_name, function_name=spec.function_name,
-                      region=region)  # fmt: skip
+    return LocalStack(
+        queue_url=queue_url,
+        queue_arn=queue_arn,
+        dlq_url=dlq_url,
+        dlq_arn=dlq_arn,
+        table_name=spec.table_name,
+        function_name=spec.function_name,
+        region=region,
+    )

@@ -1,0 +1,175 @@
+"""The real handler on moto's DynamoDB: what is stored, and exactly which records are reported failed."""
+
+from decimal import Decimal
+
+from botocore.exceptions import ClientError
+
+from consumer import handler
+from consumer.event_store import DynamoEventStore
+from tests.consumer.conftest import SPEC, scan_all
+from tests.lambda_events import SEED_EXAMPLE, LambdaContext, sqs_event, sqs_record, vehicle_body
+
+
+def invoke(*records):
+    return handler.lambda_handler(sqs_event(*records), LambdaContext())
+
+
+def test_seed_example_verbatim_is_stored_keyed_by_message_id(store, table):
+    # GIVEN seed 004's example message exactly as written (no eventId, no sentAt)
+    record = sqs_record(SEED_EXAMPLE, message_id="msg-seed")
+
+    # WHEN the handler processes it
+    response = invoke(record)
+
+    # THEN nothing failed and one item holds the event, keyed by the SQS messageId
+    assert response == {"batchItemFailures": []}
+    [item] = scan_all(table)
+    assert {
+        k: item[k] for k in ("eventId", "keySource", "vehicleId", "make", "model", "year", "color", "mileage")
+    } == {
+        "eventId": "msg-seed",
+        "keySource": "messageId",
+        "vehicleId": "VH2001",
+        "make": "Honda",
+        "model": "Civic",
+        "year": Decimal(2020),
+        "color": "Blue",
+        "mileage": Decimal(15000),
+    }
+    assert item["status"] == "STORED"
+    assert item["attempts"] == 1
+    assert item["eventTime"] == int(record["attributes"]["SentTimestamp"])
+
+
+def test_mixed_batch_reports_exactly_the_invalid_records(store, table):
+    # GIVEN valid events around three invalid bodies
+    records = [
+        sqs_record(vehicle_body("e1"), "m1"),
+        sqs_record("not json", "m2"),
+        sqs_record(vehicle_body("e3", year=1700), "m3"),
+        sqs_record(vehicle_body("e4"), "m4"),
+        sqs_record(vehicle_body("e5", extra="field"), "m5"),
+    ]
+
+    response = invoke(*records)
+
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": "m2"}, {"itemIdentifier": "m3"}, {"itemIdentifier": "m5"}]
+    }
+    assert sorted(item["eventId"] for item in scan_all(table)) == ["e1", "e4"]
+    assert handler.processor.outcome.invalid == {"not_json": 1, "out_of_range": 1, "unknown_field": 1}
+
+
+def test_all_invalid_batch_is_reported_not_raised(store, table):
+    response = invoke(sqs_record("[]", "m1"), sqs_record("{}", "m2"))
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
+    assert scan_all(table) == []
+
+
+def test_redelivered_event_never_creates_a_second_item(store, table):
+    # GIVEN the same event delivered twice (a retry after a lost delete, a redrive with a new messageId)
+    first = sqs_record(vehicle_body("evt-1", sent_at=1_790_000_000_000), "m-first")
+    again = sqs_record(vehicle_body("evt-1", sent_at=1_790_000_000_000), "m-again", receive_count=2)
+
+    assert invoke(first) == {"batchItemFailures": []}
+    assert invoke(again) == {"batchItemFailures": []}
+
+    [item] = scan_all(table)
+    assert (item["eventId"], item["messageId"], item["attempts"]) == ("evt-1", "m-again", 2)
+
+
+def test_duplicate_within_one_batch_is_stored_once_and_both_succeed(store, table):
+    response = invoke(sqs_record(vehicle_body("dup"), "m1"), sqs_record(vehicle_body("dup"), "m2"))
+
+    assert response == {"batchItemFailures": []}
+    assert [item["eventId"] for item in scan_all(table)] == ["dup"]
+    assert handler.processor.outcome.duplicates_in_batch == 1
+
+
+def test_vehicle_history_is_queryable_in_time_order(store, table):
+    sent = [1_790_000_003_000, 1_790_000_001_000, 1_790_000_002_000]
+    invoke(
+        *(sqs_record(vehicle_body(f"e{i}", vehicle_id="VH7", sent_at=t), f"m{i}") for i, t in enumerate(sent))
+    )
+    invoke(sqs_record(vehicle_body("other", vehicle_id="VH8"), "m9"))
+
+    history = table.query(
+        IndexName="byVehicle",
+        KeyConditionExpression="vehicleId = :v",
+        ExpressionAttributeValues={":v": "VH7"},
+    )["Items"]
+    assert [item["eventId"] for item in history] == ["e1", "e2", "e0"]
+
+
+class FlakyDynamoDB:
+    """Wraps the moto resource: returns some items as UnprocessedItems, or fails whole calls."""
+
+    def __init__(self, real, unprocessed_first_calls=0, fail_calls=()):
+        self.real = real
+        self.calls = 0
+        self.unprocessed_first_calls = unprocessed_first_calls
+        self.fail_calls = set(fail_calls)
+
+    def batch_write_item(self, RequestItems):
+        self.calls += 1
+        if self.calls in self.fail_calls:
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
+                "BatchWriteItem",
+            )
+        [(table, requests)] = RequestItems.items()
+        if self.calls <= self.unprocessed_first_calls:
+            # DynamoDB took the first half and handed back the rest.
+            half = len(requests) // 2
+            if half:
+                self.real.batch_write_item(RequestItems={table: requests[:half]})
+            return {"UnprocessedItems": {table: requests[half:]}}
+        return self.real.batch_write_item(RequestItems=RequestItems)
+
+
+def test_unprocessed_items_are_retried_with_backoff_and_counted(dynamodb, table, sleeps):
+    flaky = FlakyDynamoDB(dynamodb, unprocessed_first_calls=2)
+    handler.processor.use_store(DynamoEventStore(SPEC.table_name, dynamodb=flaky, sleep=sleeps.append))
+    try:
+        response = invoke(*(sqs_record(vehicle_body(f"e{i}"), f"m{i}") for i in range(8)))
+    finally:
+        handler.processor.use_store(None)
+
+    assert response == {"batchItemFailures": []}
+    assert len(scan_all(table)) == 8
+    outcome = handler.processor.outcome
+    # 8 items: call 1 stores 4 and returns 4, call 2 stores 2 and returns 2, call 3 stores the last 2.
+    assert (outcome.dynamodb_calls, outcome.unprocessed_retries, len(sleeps)) == (3, 6, 2)
+
+
+def test_unprocessed_items_that_never_go_through_fail_only_their_records(dynamodb, table, sleeps):
+    flaky = FlakyDynamoDB(dynamodb, unprocessed_first_calls=99)
+    handler.processor.use_store(
+        DynamoEventStore(SPEC.table_name, dynamodb=flaky, max_attempts=3, sleep=sleeps.append)
+    )
+    try:
+        response = invoke(*(sqs_record(vehicle_body(f"e{i}"), f"m{i}") for i in range(4)))
+    finally:
+        handler.processor.use_store(None)
+
+    # 4 -> 2 stored, 2 back; 2 -> 1 stored, 1 back; 1 -> 0 stored (half of 1), 1 back: the last one fails.
+    stored = sorted(item["eventId"] for item in scan_all(table))
+    assert stored == ["e0", "e1", "e2"]
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m3"}]}
+    assert handler.processor.outcome.write_failures == {"unprocessed": 1}
+
+
+def test_dynamodb_error_fails_only_the_records_of_that_call(dynamodb, table, sleeps):
+    # GIVEN 30 valid records (two BatchWriteItem calls: 25 + 5) and a throttled first call
+    flaky = FlakyDynamoDB(dynamodb, fail_calls={1})
+    handler.processor.use_store(DynamoEventStore(SPEC.table_name, dynamodb=flaky, sleep=sleeps.append))
+    try:
+        response = invoke(*(sqs_record(vehicle_body(f"e{i:02d}"), f"m{i:02d}") for i in range(30)))
+    finally:
+        handler.processor.use_store(None)
+
+    # THEN exactly the first 25 are reported for retry and the last 5 are stored
+    assert response == {"batchItemFailures": [{"itemIdentifier": f"m{i:02d}"} for i in range(25)]}
+    assert sorted(item["eventId"] for item in scan_all(table)) == [f"e{i:02d}" for i in range(25, 30)]
+    assert handler.processor.outcome.write_failures == {"throttled": 25}
