@@ -15,6 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
+from consumer.dead_letters import DeadLetterRouter
 from consumer.event_store import KEY_ATTRIBUTE, EventStore
 from consumer.vehicle_event import InvalidEvent
 
@@ -38,6 +39,7 @@ class BatchOutcome:
     stored: int = 0
     duplicates_in_batch: int = 0
     invalid: Counter = dataclasses.field(default_factory=Counter)  # reason -> count
+    routed_to_dlq: Counter = dataclasses.field(default_factory=Counter)  # reason -> count sent to the DLQ
     write_failures: Counter = dataclasses.field(default_factory=Counter)  # write_failure_reason -> count
     unexpected_errors: int = 0
     dynamodb_calls: int = 0
@@ -46,16 +48,26 @@ class BatchOutcome:
 
     @property
     def failed(self) -> int:
-        return sum(self.invalid.values()) + sum(self.write_failures.values()) + self.unexpected_errors
+        """Records reported in batchItemFailures (SQS will deliver them again)."""
+        rejected_in_place = sum(self.invalid.values()) - sum(self.routed_to_dlq.values())
+        return rejected_in_place + sum(self.write_failures.values()) + self.unexpected_errors
 
 
 class StoringBatchProcessor(BatchProcessor):
-    def __init__(self, store_factory: Callable[[], EventStore], logger: Any = None):
+    def __init__(
+        self,
+        store_factory: Callable[[], EventStore],
+        router_factory: Callable[[], DeadLetterRouter | None] = lambda: None,
+        logger: Any = None,
+    ):
         # Never raise on an all-failed batch: the response lists every failure, so SQS retries exactly those
         # and an invalid message can never take the whole batch (or the invocation) down.
         super().__init__(EventType.SQS, raise_on_entire_batch_failure=False, logger=logger)
         self._store_factory = store_factory
         self._store: EventStore | None = None
+        self._router_factory = router_factory
+        self._router: DeadLetterRouter | None = None
+        self._router_resolved = False
         self.outcome = BatchOutcome()
 
     @property
@@ -63,6 +75,16 @@ class StoringBatchProcessor(BatchProcessor):
         if self._store is None:
             self._store = self._store_factory()
         return self._store
+
+    @property
+    def router(self) -> DeadLetterRouter | None:
+        if not self._router_resolved:
+            self._router, self._router_resolved = self._router_factory(), True
+        return self._router
+
+    def use_router(self, router: DeadLetterRouter | None) -> None:
+        """Inject a DLQ router, or None to report invalid records as failures instead of routing them."""
+        self._router, self._router_resolved = router, True
 
     def use_store(self, store: EventStore | None) -> None:
         """Inject a store (tests, the local runner); None goes back to the factory on next use."""
@@ -77,8 +99,31 @@ class StoringBatchProcessor(BatchProcessor):
             else:
                 self.outcome.unexpected_errors += 1
         valid = [(raw, item) for status, item, raw in results if status == "success"]
+        self._route_permanent_failures()
         self._store_items(valid)
         return results
+
+    def _route_permanent_failures(self) -> None:
+        """Invalid records go to the DLQ now and count as handled; retrying them could never succeed."""
+        rejected = [
+            (record, exc)
+            for record, (_, exc, _) in zip(self.fail_messages, self.exceptions, strict=True)
+            if isinstance(exc, InvalidEvent)
+        ]
+        if not rejected or self.router is None:
+            return
+        routed = self.router.route([(record, exc.reason, exc.detail) for record, exc in rejected])
+        still_failed = [
+            (record, info)
+            for record, info in zip(self.fail_messages, self.exceptions, strict=True)
+            if record.message_id not in routed
+        ]
+        self.fail_messages[:] = [record for record, _ in still_failed]
+        self.exceptions[:] = [info for _, info in still_failed]
+        for record, exc in rejected:
+            if record.message_id in routed:
+                self.success_messages.append(record.raw_event)
+                self.outcome.routed_to_dlq[exc.reason] += 1
 
     def _store_items(self, valid: list[tuple[dict, dict]]) -> None:
         unique: dict[str, dict] = {}

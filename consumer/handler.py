@@ -2,7 +2,8 @@
 
 Logger, Tracer and Metrics are created once per container; the handler is a thin wrapper around
 Powertools' `process_partial_response`. Configuration comes from the environment the Pulumi program sets:
-TABLE_NAME, POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_LOG_LEVEL.
+TABLE_NAME, DLQ_URL (set only when permanent errors are routed to the DLQ), POWERTOOLS_SERVICE_NAME,
+POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_LOG_LEVEL.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from consumer.batch_processor import BatchOutcome, StoringBatchProcessor, now_ms
+from consumer.dead_letters import DeadLetterRouter
 from consumer.event_store import DynamoEventStore
 from consumer.stored_item import build_item, idempotency_key
 from consumer.vehicle_event import InvalidEvent, parse_vehicle_event
@@ -28,7 +30,14 @@ def _store_from_environment() -> DynamoEventStore:
     return DynamoEventStore(os.environ["TABLE_NAME"])
 
 
-processor = StoringBatchProcessor(store_factory=_store_from_environment)
+def _router_from_environment() -> DeadLetterRouter | None:
+    dlq_url = os.environ.get("DLQ_URL")
+    return DeadLetterRouter(dlq_url) if dlq_url else None
+
+
+processor = StoringBatchProcessor(
+    store_factory=_store_from_environment, router_factory=_router_from_environment
+)
 
 
 @tracer.capture_method
@@ -63,6 +72,7 @@ def _publish(outcome: BatchOutcome) -> None:
     metrics.add_metric("BatchSize", MetricUnit.Count, outcome.records)
     metrics.add_metric("RecordsStored", MetricUnit.Count, outcome.stored)
     metrics.add_metric("RecordsFailed", MetricUnit.Count, outcome.failed)
+    metrics.add_metric("RecordsRoutedToDLQ", MetricUnit.Count, sum(outcome.routed_to_dlq.values()))
     metrics.add_metric("DuplicatesSkipped", MetricUnit.Count, outcome.duplicates_in_batch)
     metrics.add_metric("DynamoDBCalls", MetricUnit.Count, outcome.dynamodb_calls)
     metrics.add_metric("UnprocessedItemRetries", MetricUnit.Count, outcome.unprocessed_retries)
@@ -88,6 +98,7 @@ def _publish(outcome: BatchOutcome) -> None:
             "stored": outcome.stored,
             "failed": outcome.failed,
             "invalid": dict(outcome.invalid),
+            "routedToDlq": dict(outcome.routed_to_dlq),
             "dynamodbCalls": outcome.dynamodb_calls,
         },
     )

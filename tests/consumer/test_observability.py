@@ -37,6 +37,7 @@ def test_emf_metrics_have_the_designed_names_units_and_dimensions(store, capsys)
         "BatchSize": ("Count", [["service"]], [3.0]),
         "RecordsStored": ("Count", [["service"]], [2.0]),
         "RecordsFailed": ("Count", [["service"]], [1.0]),
+        "RecordsRoutedToDLQ": ("Count", [["service"]], [0.0]),
         "DuplicatesSkipped": ("Count", [["service"]], [1.0]),
         "DynamoDBCalls": ("Count", [["service"]], [1.0]),
         "UnprocessedItemRetries": ("Count", [["service"]], [0.0]),
