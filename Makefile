@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STACK  ?= dev
 
-.PHONY: test lint unit demo bench lock clean
+.PHONY: test lint unit demo bench fuzz lock clean
 
 # The venv is rebuilt whenever the lock file changes; a fresh clone needs nothing installed by hand.
 $(VENV)/.installed: requirements.lock
@@ -27,6 +27,10 @@ demo: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m loadtest.bench
+
+# The handler fuzz test with 10,000 examples instead of make test's short profile.
+fuzz: $(VENV)/.installed
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/consumer/test_fuzz_handler.py
 
 # Re-pin the whole dependency tree from requirements.in.
 lock:

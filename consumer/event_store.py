@@ -70,6 +70,10 @@ class DynamoEventStore:
             except BotoCoreError as error:  # timeouts, connection errors
                 self._fail(pending, type(error).__name__, result)
                 return
+            except Exception as error:  # noqa: BLE001 - e.g. an item boto3 cannot serialize: fail these
+                # records (SQS retries, then the DLQ takes them) rather than crash the whole invocation.
+                self._fail(pending, type(error).__name__, result)
+                return
             pending = response.get("UnprocessedItems", {}).get(self.table_name, [])
             if not pending:
                 return

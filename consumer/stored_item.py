@@ -36,7 +36,8 @@ def build_item(event: VehicleEvent, record: SQSRecord, stored_at_ms: int) -> dic
         "model": event.model,
         "year": event.year,
         "color": event.color,
-        "mileage": Decimal(str(event.mileage)),
+        # Rounded: DynamoDB numbers stop at 1E-130, and a thousandth of a mile is all a reading means.
+        "mileage": Decimal(str(round(event.mileage, 3))),
         "eventTime": event.sent_at or sent_timestamp or stored_at_ms,
         "messageId": record.message_id,
         "status": STATUS_STORED,

@@ -173,3 +173,24 @@ def test_dynamodb_error_fails_only_the_records_of_that_call(dynamodb, table, sle
     assert response == {"batchItemFailures": [{"itemIdentifier": f"m{i:02d}"} for i in range(25)]}
     assert sorted(item["eventId"] for item in scan_all(table)) == [f"e{i:02d}" for i in range(25, 30)]
     assert handler.processor.outcome.write_failures == {"throttled": 25}
+
+
+class ExplodingDynamoDB:
+    def batch_write_item(self, RequestItems):  # noqa: N803 - boto3's parameter name
+        raise ValueError("cannot serialize")
+
+
+def test_any_store_exception_fails_those_records_instead_of_the_invocation(store, sleeps):
+    handler.processor.use_store(DynamoEventStore(SPEC.table_name, dynamodb=ExplodingDynamoDB()))
+    try:
+        response = invoke(sqs_record(vehicle_body("e1"), "m1"), sqs_record("bad", "m2"))
+    finally:
+        handler.processor.use_store(None)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
+    assert handler.processor.outcome.write_failures == {"dynamodb_error": 1}
+
+
+def test_tiny_float_mileage_is_stored_rounded(store, table):
+    assert invoke(sqs_record(vehicle_body("e1", mileage=5e-324), "m1")) == {"batchItemFailures": []}
+    assert scan_all(table)[0]["mileage"] == Decimal("0.0")
