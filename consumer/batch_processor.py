@@ -101,7 +101,16 @@ class StoringBatchProcessor(BatchProcessor):
         valid = [(raw, item) for status, item, raw in results if status == "success"]
         self._route_permanent_failures()
         self._store_items(valid)
+        self._report_failures_in_batch_order()
         return results
+
+    def _report_failures_in_batch_order(self) -> None:
+        position = {record["messageId"]: index for index, record in enumerate(self.records)}
+        failures = sorted(
+            zip(self.fail_messages, self.exceptions, strict=True), key=lambda f: position[f[0].message_id]
+        )
+        self.fail_messages[:] = [record for record, _ in failures]
+        self.exceptions[:] = [info for _, info in failures]
 
     def _route_permanent_failures(self) -> None:
         """Invalid records go to the DLQ now and count as handled; retrying them could never succeed."""

@@ -70,7 +70,7 @@ class DynamoEventStore:
             except BotoCoreError as error:  # timeouts, connection errors
                 self._fail(pending, type(error).__name__, result)
                 return
-            except Exception as error:  # noqa: BLE001 - e.g. an item boto3 cannot serialize: fail these
+            except Exception as error:
                 # records (SQS retries, then the DLQ takes them) rather than crash the whole invocation.
                 self._fail(pending, type(error).__name__, result)
                 return

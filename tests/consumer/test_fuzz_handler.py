@@ -23,7 +23,9 @@ from consumer.vehicle_event import MILEAGE_MAX, SENT_AT_MAX, SENT_AT_MIN, TEXT_M
 from tests.consumer.conftest import SPEC
 from tests.lambda_events import LambdaContext, sqs_event, sqs_record
 
-settings.register_profile("short", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "short", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.register_profile("long", max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "short"))
 
@@ -41,7 +43,9 @@ valid_event = st.fixed_dictionaries(
 )
 json_junk = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
     max_leaves=20,
 )
 
@@ -104,7 +108,8 @@ def fuzz_table():
     with mock_aws():
         dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
         dynamodb.create_table(**SPEC.dynamodb_create_table_args())
-        handler.processor.use_store(DynamoEventStore(SPEC.table_name, dynamodb=dynamodb, sleep=lambda _: None))
+        store = DynamoEventStore(SPEC.table_name, dynamodb=dynamodb, sleep=lambda _: None)
+        handler.processor.use_store(store)
         handler.processor.use_router(None)
         yield dynamodb.Table(SPEC.table_name)
         handler.processor.use_store(None)

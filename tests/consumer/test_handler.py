@@ -176,7 +176,7 @@ def test_dynamodb_error_fails_only_the_records_of_that_call(dynamodb, table, sle
 
 
 class ExplodingDynamoDB:
-    def batch_write_item(self, RequestItems):  # noqa: N803 - boto3's parameter name
+    def batch_write_item(self, RequestItems):
         raise ValueError("cannot serialize")
 
 
