@@ -1,0 +1,120 @@
+"""The DLQ tool: peek by reason, redrive without losing attributes or double-storing, purge with consent."""
+
+import json
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.stub import Stubber
+
+from consumer import redrive
+from consumer.dead_letters import DeadLetterRouter
+from tests.consumer.conftest import scan_all
+from tests.consumer.test_handler import invoke
+from tests.lambda_events import sqs_record, vehicle_body
+
+
+@pytest.fixture
+def queues(dynamodb):  # dynamodb: moto is active for the test
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queue = sqs.create_queue(QueueName="events")["QueueUrl"]
+    dlq = sqs.create_queue(QueueName="events-dlq")["QueueUrl"]
+    return sqs, queue, dlq
+
+
+def visible(sqs, url) -> int:
+    return int(
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"][
+            "ApproximateNumberOfMessages"
+        ]
+    )
+
+
+def fill_dlq(sqs, dlq):
+    router = DeadLetterRouter(dlq, sqs=sqs)
+    poison = sqs_record("garbage", "m1")
+    poison["messageAttributes"] = {"origin": {"stringValue": "fleet-7", "dataType": "String"}}
+    router.route(
+        [(SQSRecord(poison), "not_json", "x"), (SQSRecord(sqs_record("{}", "m2")), "missing_field", "y")]
+    )
+    sqs.send_message(QueueUrl=dlq, MessageBody=vehicle_body("e-redriven"))  # moved by the redrive policy
+
+
+def test_peek_groups_by_reason_and_leaves_messages_in_place(queues, capsys):
+    sqs, _, dlq = queues
+    fill_dlq(sqs, dlq)
+
+    assert redrive.main(["--dlq-url", dlq, "peek"], sqs=sqs) == 0
+
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["total"] == 3
+    assert summary["byReason"] == {"not_json": 1, "missing_field": 1, redrive.NO_REASON: 1}
+    assert summary["samples"]["not_json"] == ["garbage"]
+    assert visible(sqs, dlq) == 3
+
+
+def test_copy_redrive_restores_body_and_attributes_and_empties_the_dlq(queues):
+    sqs, queue, dlq = queues
+    fill_dlq(sqs, dlq)
+    sleeps = []
+
+    assert redrive.copy_redrive(sqs, dlq, queue, rate=10, sleep=sleeps.append) == 3
+
+    assert visible(sqs, dlq) == 0
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"])[
+        "Messages"
+    ]
+    by_body = {m["Body"]: m.get("MessageAttributes", {}) for m in messages}
+    assert sorted(by_body) == sorted(["garbage", "{}", vehicle_body("e-redriven")])
+    assert by_body["garbage"] == {"origin": {"StringValue": "fleet-7", "DataType": "String"}}
+    assert len(sleeps) == 1 and 0 < sleeps[0] <= 0.3  # 3 messages at 10/s
+
+
+def test_redriven_event_that_was_already_stored_is_not_stored_twice(queues, store, table):
+    sqs, queue, dlq = queues
+    assert invoke(sqs_record(vehicle_body("e-1"), "first-delivery")) == {"batchItemFailures": []}
+    sqs.send_message(QueueUrl=dlq, MessageBody=vehicle_body("e-1"))  # e.g. its delete was lost, then redriven
+
+    redrive.copy_redrive(sqs, dlq, queue, rate=100, sleep=lambda _: None)
+    [message] = sqs.receive_message(QueueUrl=queue)["Messages"]
+    assert invoke(sqs_record(message["Body"], message["MessageId"])) == {"batchItemFailures": []}
+
+    [item] = scan_all(table)
+    assert (item["eventId"], item["messageId"]) == ("e-1", message["MessageId"])
+
+
+def test_on_aws_redrive_starts_a_message_move_task(monkeypatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    dlq, queue = (
+        "https://sqs.us-east-1.amazonaws.com/1/events-dlq",
+        "https://sqs.us-east-1.amazonaws.com/1/events",
+    )
+    with Stubber(sqs) as stub:
+        for url, name in ((dlq, "events-dlq"), (queue, "events")):
+            stub.add_response(
+                "get_queue_attributes",
+                {"Attributes": {"QueueArn": f"arn:aws:sqs:us-east-1:1:{name}"}},
+                {"QueueUrl": url, "AttributeNames": ["QueueArn"]},
+            )
+        stub.add_response(
+            "start_message_move_task",
+            {"TaskHandle": "task-1"},
+            {
+                "SourceArn": "arn:aws:sqs:us-east-1:1:events-dlq",
+                "DestinationArn": "arn:aws:sqs:us-east-1:1:events",
+                "MaxNumberOfMessagesPerSecond": 25,
+            },
+        )
+        assert redrive.main(["--dlq-url", dlq, "--queue-url", queue, "redrive", "--rate", "25"], sqs=sqs) == 0
+        stub.assert_no_pending_responses()
+
+
+def test_purge_needs_confirmation(queues):
+    sqs, _, dlq = queues
+    fill_dlq(sqs, dlq)
+
+    assert redrive.main(["--dlq-url", dlq, "purge"], sqs=sqs, ask=lambda _: "no") == 1
+    assert visible(sqs, dlq) == 3
+    assert redrive.main(["--dlq-url", dlq, "purge"], sqs=sqs, ask=lambda _: "purge") == 0
+    assert visible(sqs, dlq) == 0
