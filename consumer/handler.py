@@ -17,17 +17,19 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from consumer.batch_processor import BatchOutcome, StoringBatchProcessor, now_ms
 from consumer.dead_letters import DeadLetterRouter
-from consumer.event_store import DynamoEventStore
+from consumer.event_store import DynamoEventStore, EventStore
+from consumer.fault_injection import faults_from_environment, maybe_overrun, with_faults
 from consumer.stored_item import build_item, idempotency_key
 from consumer.vehicle_event import InvalidEvent, parse_vehicle_event
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+FAULTS = faults_from_environment()  # always none on AWS: only honoured against a loopback emulator
 
 
-def _store_from_environment() -> DynamoEventStore:
-    return DynamoEventStore(os.environ["TABLE_NAME"])
+def _store_from_environment() -> EventStore:
+    return with_faults(DynamoEventStore(os.environ["TABLE_NAME"]), FAULTS)
 
 
 def _router_from_environment() -> DeadLetterRouter | None:
@@ -60,6 +62,7 @@ def record_handler(record: SQSRecord) -> dict:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:
+    maybe_overrun(FAULTS, context)
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

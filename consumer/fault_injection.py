@@ -1,0 +1,81 @@
+"""Fault injection for the chaos run: transient DynamoDB failures and invocations that overrun their timeout.
+
+Switched on by VEHICLE_PIPELINE_FAULTS, e.g. `dynamodb_failure_ratio=0.01,overrun_ratio=0.01`, and honoured
+ONLY when the AWS endpoint is a loopback emulator (AWS_ENDPOINT_URL on 127.0.0.1 or localhost): a deployed
+function never injects faults, whatever its environment says.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import time
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlparse
+
+from consumer.event_store import KEY_ATTRIBUTE, EventStore, WriteResult
+
+ENV_VAR = "VEHICLE_PIPELINE_FAULTS"
+INJECTED_CODE = "ProvisionedThroughputExceededException"  # what DynamoDB throttling looks like to the store
+
+
+@dataclasses.dataclass(frozen=True)
+class Faults:
+    dynamodb_failure_ratio: float = 0.0  # share of items whose write fails as throttled
+    overrun_ratio: float = 0.0  # share of invocations that run past their timeout
+
+    @classmethod
+    def parse(cls, text: str) -> Faults:
+        values = {}
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            name, _, value = part.partition("=")
+            if name not in {f.name for f in dataclasses.fields(cls)}:
+                raise ValueError(f"{ENV_VAR}: unknown fault {name!r}")
+            ratio = float(value)
+            if not 0 <= ratio <= 1:
+                raise ValueError(f"{ENV_VAR}: {name}={value} must be a ratio between 0 and 1")
+            values[name] = ratio
+        return cls(**values)
+
+
+def _on_local_emulator() -> bool:
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
+    return urlparse(endpoint).hostname in ("127.0.0.1", "localhost", "::1")
+
+
+def faults_from_environment() -> Faults:
+    text = os.environ.get(ENV_VAR, "")
+    return Faults.parse(text) if text and _on_local_emulator() else Faults()
+
+
+class FaultInjectingStore:
+    """Fails a random share of items as throttled, without writing them; writes the others for real."""
+
+    def __init__(self, store: EventStore, failure_ratio: float, rng: random.Random | None = None):
+        self._store = store
+        self._ratio = failure_ratio
+        self._rng = rng or random.Random()
+
+    def put_events(self, items: Sequence[dict[str, Any]]) -> WriteResult:
+        doomed = {item[KEY_ATTRIBUTE] for item in items if self._rng.random() < self._ratio}
+        spared = [item for item in items if item[KEY_ATTRIBUTE] not in doomed]
+        result = self._store.put_events(spared) if spared else WriteResult()
+        result.failed.update(dict.fromkeys(doomed, INJECTED_CODE))
+        return result
+
+
+def with_faults(store: EventStore, faults: Faults) -> EventStore:
+    return (
+        FaultInjectingStore(store, faults.dynamodb_failure_ratio) if faults.dynamodb_failure_ratio else store
+    )
+
+
+_RNG = random.Random()
+
+
+def maybe_overrun(faults: Faults, context: Any, rng: random.Random = _RNG) -> None:
+    """Sleep past the invocation's deadline, as a stuck downstream call would; the runner times it out."""
+    if faults.overrun_ratio and rng.random() < faults.overrun_ratio:
+        time.sleep(context.get_remaining_time_in_millis() / 1000 + 1)

@@ -1,0 +1,79 @@
+"""Fault injection is honoured only against a loopback emulator, and fails exactly the chosen items."""
+
+import random
+
+import pytest
+
+from consumer.event_store import WriteResult
+from consumer.fault_injection import (
+    INJECTED_CODE,
+    FaultInjectingStore,
+    Faults,
+    faults_from_environment,
+    maybe_overrun,
+)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "expected"),
+    [
+        ("http://127.0.0.1:5000", Faults(dynamodb_failure_ratio=0.01, overrun_ratio=0.5)),
+        ("http://localhost:4566", Faults(dynamodb_failure_ratio=0.01, overrun_ratio=0.5)),
+        ("https://dynamodb.us-east-1.amazonaws.com", Faults()),
+        (None, Faults()),
+    ],
+)
+def test_faults_are_honoured_only_on_a_loopback_endpoint(monkeypatch, endpoint, expected):
+    monkeypatch.setenv("VEHICLE_PIPELINE_FAULTS", "dynamodb_failure_ratio=0.01, overrun_ratio=0.5")
+    if endpoint is None:
+        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    else:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    assert faults_from_environment() == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("typo=0.1", "VEHICLE_PIPELINE_FAULTS: unknown fault 'typo'"),
+        ("overrun_ratio=2", "VEHICLE_PIPELINE_FAULTS: overrun_ratio=2 must be a ratio between 0 and 1"),
+    ],
+)
+def test_bad_fault_settings_are_rejected(text, message):
+    with pytest.raises(ValueError) as caught:
+        Faults.parse(text)
+    assert str(caught.value) == message
+
+
+class RecordingStore:
+    def __init__(self):
+        self.written = []
+
+    def put_events(self, items):
+        self.written.extend(item["eventId"] for item in items)
+        return WriteResult(calls=1)
+
+
+def test_injecting_store_fails_the_chosen_items_without_writing_them():
+    real = RecordingStore()
+    items = [{"eventId": f"e{i}"} for i in range(1000)]
+
+    result = FaultInjectingStore(real, failure_ratio=0.1, rng=random.Random(7)).put_events(items)
+
+    assert set(result.failed.values()) == {INJECTED_CODE}
+    assert sorted(result.failed) == sorted(set(f"e{i}" for i in range(1000)) - set(real.written))
+    chosen = random.Random(7)
+    assert sorted(result.failed) == sorted(item["eventId"] for item in items if chosen.random() < 0.1)
+
+
+class Context:
+    def get_remaining_time_in_millis(self):
+        return 0
+
+
+def test_overrun_sleeps_past_the_deadline(monkeypatch):
+    slept = []
+    monkeypatch.setattr("consumer.fault_injection.time.sleep", slept.append)
+    maybe_overrun(Faults(overrun_ratio=1.0), Context())
+    maybe_overrun(Faults(overrun_ratio=0.0), Context())
+    assert slept == [1.0]
