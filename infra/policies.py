@@ -81,7 +81,8 @@ def consumer_policy(queue_arn: str, table_arn: str, log_group_arn: str, dlq_arn:
             {
                 "Sid": "RoutePermanentErrors",
                 "Effect": "Allow",
-                "Action": ["sqs:SendMessage"],
+                # Batch named for moto's IAM, as for producers (AWS authorizes a batch as SendMessage).
+                "Action": ["sqs:SendMessage", "sqs:SendMessageBatch"],
                 "Resource": dlq_arn,
             }
         )

@@ -9,11 +9,14 @@ import json
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.authorization import ActionAuthenticatorMixin
 
+from consumer.dead_letters import DeadLetterRouter
 from infra import policies
+from tests.lambda_events import sqs_record
 
 REGION = "us-east-1"
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/vehicle-pipeline-test-vehicle-events"
@@ -91,7 +94,8 @@ def test_consumer_can_receive_delete_and_route_to_dlq_but_not_send_or_purge(prin
 
     [message] = consumer.receive_message(QueueUrl=queue, MaxNumberOfMessages=1)["Messages"]
     consumer.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
-    assert consumer.send_message(QueueUrl=dlq, MessageBody="poison")["MessageId"]
+    poison = SQSRecord(sqs_record("poison", "m-poison"))
+    assert DeadLetterRouter(dlq, sqs=consumer).route([(poison, "not_json", "x")]) == {"m-poison"}
     assert denied(lambda: consumer.send_message(QueueUrl=queue, MessageBody="{}"))
     assert denied(lambda: consumer.purge_queue(QueueUrl=queue))
     assert denied(lambda: consumer.receive_message(QueueUrl=dlq))

@@ -1,0 +1,42 @@
+"""Vehicle events pipeline: SQS queue (+ DLQ) -> Lambda consumer (Powertools) -> DynamoDB table.
+
+One stack per environment; every size and switch comes from `Pulumi.<stack>.yaml` through
+`infra/settings.py`, every name from `infra/resource_spec.py`.
+"""
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.consumer_function import ConsumerFunction, ConsumerFunctionArgs
+from infra.queues import EventQueues, EventQueuesArgs
+from infra.resource_spec import StackSpec
+from infra.settings import from_pulumi_config
+from infra.table import EventTable, EventTableArgs
+
+# Validated before anything is declared: a bad value stops the program naming its key, value and rule.
+settings = from_pulumi_config(pulumi.Config())
+spec = StackSpec(pulumi.get_stack(), settings)
+region = aws.get_region().region
+
+queues = EventQueues("events", EventQueuesArgs(spec))
+table = EventTable("vehicle-events", EventTableArgs(spec))
+consumer = ConsumerFunction(
+    "consumer",
+    ConsumerFunctionArgs(
+        spec=spec,
+        region=region,
+        queue_arn=queues.queue_arn,
+        dlq_url=queues.dlq_url,
+        dlq_arn=queues.dlq_arn,
+        table_name=table.table_name,
+        table_arn=table.table_arn,
+    ),
+)
+
+pulumi.export("queueUrl", queues.queue_url)
+pulumi.export("queueArn", queues.queue_arn)
+pulumi.export("dlqUrl", queues.dlq_url)
+pulumi.export("tableName", table.table_name)
+pulumi.export("functionName", consumer.function_name)
+pulumi.export("region", region)
+pulumi.export("producerPolicyArn", queues.producer_policy_arn)

@@ -1,0 +1,132 @@
+"""The consumer Lambda function, its role, its log group, and the event source mapping that feeds it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pulumi
+import pulumi_aws as aws
+from pulumi import Input, Output, ResourceOptions
+
+from infra import policies
+from infra.code_package import package_files
+from infra.resource_spec import StackSpec
+
+HANDLER = "consumer.handler.lambda_handler"
+SERVICE_NAME = "vehicle-consumer"
+
+
+@dataclasses.dataclass(frozen=True)
+class ConsumerFunctionArgs:
+    spec: StackSpec
+    region: str
+    queue_arn: Input[str]
+    dlq_url: Input[str]
+    dlq_arn: Input[str]
+    table_name: Input[str]
+    table_arn: Input[str]
+
+
+def code_archive() -> pulumi.AssetArchive:
+    """Only the consumer package; its dependencies come from the Powertools layer and the runtime."""
+    return pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in package_files().items()})
+
+
+class ConsumerFunction(pulumi.ComponentResource):
+    """Lambda consumer with tracing, its own log group with a retention, a role limited to named actions on
+    this stack's queue, DLQ, table and log group, and an SQS event source reporting partial batch failures."""
+
+    def __init__(self, name: str, args: ConsumerFunctionArgs, opts: ResourceOptions | None = None):
+        super().__init__("vehicle-pipeline:infra:ConsumerFunction", name, None, opts)
+        child = ResourceOptions(parent=self)
+        spec, settings = args.spec, args.spec.settings
+
+        # Declared, not left to Lambda's first invocation: otherwise the group would be created without a
+        # retention (logs kept forever) and outside the stack.
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=spec.log_group_name,
+            retention_in_days=settings.log_retention_days,
+            opts=child,
+        )
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            description=f"Runs {spec.function_name}",
+            assume_role_policy=json.dumps(policies.lambda_assume_role_policy()),
+            opts=child,
+        )
+        # Named actions only (no AWSLambdaBasicExecutionRole, which allows logs in every group).
+        self.role_policy = aws.iam.RolePolicy(
+            f"{name}-role-policy",
+            role=self.role.id,
+            policy=Output.all(args.queue_arn, args.table_arn, self.log_group.arn, args.dlq_arn).apply(
+                lambda arns: json.dumps(policies.consumer_policy(*arns))
+            ),
+            opts=child,
+        )
+        self.function = self._function(name, args)
+        self.event_source_mapping = self._event_source_mapping(name, args)
+
+        self.function_name = self.function.name
+        self.function_arn = self.function.arn
+        self.role_arn = self.role.arn
+        self.log_group_name = self.log_group.name
+        self.register_outputs(
+            {
+                "functionName": self.function_name,
+                "functionArn": self.function_arn,
+                "roleArn": self.role_arn,
+                "logGroupName": self.log_group_name,
+            }
+        )
+
+    def _function(self, name: str, args: ConsumerFunctionArgs) -> aws.lambda_.Function:
+        spec, settings = args.spec, args.spec.settings
+        return aws.lambda_.Function(
+            f"{name}-function",
+            name=spec.function_name,
+            role=self.role.arn,
+            runtime=settings.python_runtime,
+            architectures=[settings.architecture],
+            handler=HANDLER,
+            code=code_archive(),
+            memory_size=settings.function_memory_mb,
+            timeout=settings.function_timeout_seconds,
+            layers=[settings.layer_arn(args.region)],
+            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
+            # Text: Powertools already writes structured JSON lines and POWERTOOLS_LOG_LEVEL stays the one
+            # level control (Lambda's JSON format would add AWS_LAMBDA_LOG_LEVEL, which overrides it).
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+                log_format="Text", log_group=self.log_group.name
+            ),
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={
+                    "TABLE_NAME": args.table_name,
+                    # Invalid records go straight to the DLQ with their reason (consumer/dead_letters.py).
+                    "DLQ_URL": args.dlq_url,
+                    "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                    "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
+                    "POWERTOOLS_LOG_LEVEL": settings.log_level,
+                }
+            ),
+            # The first invocation must find its log group (with retention) and its rights already in place.
+            opts=ResourceOptions(parent=self, depends_on=[self.log_group, self.role_policy]),
+        )
+
+    def _event_source_mapping(self, name: str, args: ConsumerFunctionArgs) -> aws.lambda_.EventSourceMapping:
+        settings = args.spec.settings
+        return aws.lambda_.EventSourceMapping(
+            f"{name}-event-source",
+            event_source_arn=args.queue_arn,
+            function_name=self.function.arn,
+            batch_size=settings.batch_size,
+            # Left unset at 0: FIFO sources reject the parameter, and 0 is Lambda's default anyway.
+            maximum_batching_window_in_seconds=settings.batching_window_seconds or None,
+            scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(
+                maximum_concurrency=settings.max_concurrency
+            ),
+            function_response_types=["ReportBatchItemFailures"],
+            enabled=True,
+            opts=ResourceOptions(parent=self),
+        )

@@ -1,0 +1,119 @@
+"""The function's code package is the consumer and nothing else, and the handler imports from it alone.
+
+GIVEN the zip built the way the program archives the code (`write_zip`)
+WHEN it is extracted and `consumer.handler` imported in an isolated interpreter that sees only that directory
+    (plus the interpreter's own site-packages, standing in for the Lambda runtime and the Powertools layer)
+THEN every consumer module comes from the package and no other module of the repository is reachable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+from infra.code_package import package_files, write_zip
+from infra.settings import PROJECT_ROOT
+
+MAX_PACKAGE_BYTES = 64 * 1024
+REPO_PACKAGES = ("infra", "loadtest", "tests")
+
+# Runs in the child: prints where everything came from, as JSON.
+CHILD = textwrap.dedent(
+    """
+    import importlib.util, json, sys
+    package_dir, repo_packages = sys.argv[1], json.loads(sys.argv[2])
+    sys.path.insert(0, package_dir)
+    import consumer.handler
+    print(json.dumps({
+        "consumer_files": {
+            name: getattr(module, "__file__", None)
+            for name, module in sorted(sys.modules.items())
+            if name == "consumer" or name.startswith("consumer.")
+        },
+        "repo_modules_loaded": sorted(
+            name for name in sys.modules if name.split(".")[0] in repo_packages
+        ),
+        "repo_packages_found": {
+            name: getattr(importlib.util.find_spec(name), "origin", None) for name in repo_packages
+        },
+        "lambda_handler": callable(consumer.handler.lambda_handler),
+    }))
+    """
+)
+
+
+def lambda_like_environment() -> dict[str, str]:
+    """The variables the Pulumi program sets on the function, plus a region; no PYTHONPATH (and -I)."""
+    keep = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "LANG", "SYSTEMROOT")}
+    return keep | {
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "TABLE_NAME": "vehicle-pipeline-test-vehicle-events",
+        "POWERTOOLS_SERVICE_NAME": "vehicle-consumer",
+        "POWERTOOLS_METRICS_NAMESPACE": "VehiclePipelineTest",
+        "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here; tracing is proven in tests/consumer
+    }
+
+
+def test_archive_holds_exactly_the_consumer_sources_and_is_small(tmp_path):
+    archive = write_zip(tmp_path / "consumer.zip")
+    with zipfile.ZipFile(archive) as opened:
+        names = opened.namelist()
+    consumer_sources = sorted(
+        f"consumer/{path.relative_to(PROJECT_ROOT / 'consumer').as_posix()}"
+        for path in (PROJECT_ROOT / "consumer").rglob("*.py")
+        if "__pycache__" not in path.parts
+    )
+    assert names == consumer_sources
+    assert "consumer/handler.py" in names
+    assert archive.stat().st_size < MAX_PACKAGE_BYTES
+
+
+def test_archive_is_deterministic(tmp_path):
+    first = write_zip(tmp_path / "first.zip").read_bytes()
+    second = write_zip(tmp_path / "second.zip").read_bytes()
+    assert first == second
+
+
+def test_package_files_are_the_archive_entries():
+    files = package_files()
+    assert all(name.startswith("consumer/") and name.endswith(".py") for name in files)
+    assert all(path == PROJECT_ROOT / name for name, path in files.items())
+
+
+def test_handler_imports_from_the_extracted_package_alone(tmp_path):
+    extracted = tmp_path / "package"
+    with zipfile.ZipFile(write_zip(tmp_path / "consumer.zip")) as archive:
+        archive.extractall(extracted)
+
+    child = subprocess.run(
+        [sys.executable, "-I", "-c", CHILD, str(extracted), json.dumps(REPO_PACKAGES)],
+        cwd=tmp_path,
+        env=lambda_like_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert child.returncode == 0, child.stderr
+    report = json.loads(child.stdout.strip().splitlines()[-1])
+
+    assert report["lambda_handler"] is True
+    assert "consumer.handler" in report["consumer_files"]
+    outside = {
+        name: file
+        for name, file in report["consumer_files"].items()
+        if not Path(file).resolve().is_relative_to(extracted.resolve())
+    }
+    assert outside == {}
+    assert report["repo_modules_loaded"] == []
+    reachable_in_repo = {
+        name: origin
+        for name, origin in report["repo_packages_found"].items()
+        if origin is not None and Path(origin).resolve().is_relative_to(PROJECT_ROOT)
+    }
+    assert reachable_in_repo == {}

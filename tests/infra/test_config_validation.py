@@ -1,0 +1,118 @@
+"""Bad stack configuration fails before anything is declared, naming the key, the value and the rule.
+
+Values are given as the Pulumi engine hands them to the program (strings), so the same path the
+program takes (`from_pulumi_config` -> `StackSettings.from_raw`) is the one under test.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.settings import KEYS, ConfigError, StackSettings
+from tests.infra.pulumi_harness import run_failing_program
+
+RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922]
+RETENTION_DAYS += [3288, 3653]
+SCALING = "must be 2–1000 (event source mapping ScalingConfig)"
+
+# One case per rule: the raw config (strings, as pulumi.Config returns them) and the one line expected.
+INVALID = [
+    pytest.param({"batchSize": "0"}, "batchSize = 0: must be 1–10000 for a standard queue", id="batch-0"),
+    pytest.param(
+        {"batchSize": "10001", "batchingWindowSeconds": "1"},
+        "batchSize = 10001: must be 1–10000 for a standard queue",
+        id="batch-10001",
+    ),
+    pytest.param(
+        {"fifo": "true", "batchSize": "11"},
+        "batchSize = 11: must be 1–10 for a FIFO queue",
+        id="fifo-batch-11",
+    ),
+    pytest.param(
+        {"fifo": "true", "batchingWindowSeconds": "1"},
+        "batchingWindowSeconds = 1: must be 0 for a FIFO queue",
+        id="fifo-window",
+    ),
+    pytest.param(
+        {"batchSize": "11"},
+        "batchSize = 11: over 10 needs batchingWindowSeconds ≥ 1",
+        id="batch-11-no-window",
+    ),
+    pytest.param(
+        {"batchingWindowSeconds": "301"}, "batchingWindowSeconds = 301: must be 0–300", id="window-301"
+    ),
+    pytest.param(
+        {"functionTimeoutSeconds": "30", "batchingWindowSeconds": "2", "visibilityTimeoutSeconds": "181"},
+        "visibilityTimeoutSeconds = 181: must be ≥ 6 × functionTimeoutSeconds + batchingWindowSeconds = 182",
+        id="visibility-below-6x-timeout-plus-window",
+    ),
+    pytest.param({"maxReceiveCount": "0"}, "maxReceiveCount = 0: must be 1–1000", id="max-receive-0"),
+    pytest.param({"maxConcurrency": "1"}, f"maxConcurrency = 1: {SCALING}", id="concurrency-1"),
+    pytest.param({"maxConcurrency": "1001"}, f"maxConcurrency = 1001: {SCALING}", id="concurrency-1001"),
+    pytest.param({"functionMemoryMb": "127"}, "functionMemoryMb = 127: must be 128–10240", id="memory-127"),
+    pytest.param(
+        {"functionMemoryMb": "10241"}, "functionMemoryMb = 10241: must be 128–10240", id="memory-10241"
+    ),
+    pytest.param(
+        {"architecture": "x86"}, "architecture = 'x86': must be one of ['arm64', 'x86_64']", id="architecture"
+    ),
+    pytest.param(
+        {"pythonRuntime": "python3.9"},
+        "pythonRuntime = 'python3.9': must be one of ['python3.12', 'python3.13']",
+        id="runtime",
+    ),
+    pytest.param(
+        {"logRetentionDays": "10"},
+        f"logRetentionDays = 10: must be one of {RETENTION_DAYS}",
+        id="log-retention",
+    ),
+    pytest.param(
+        {"messageRetentionSeconds": "1209600"},
+        "messageRetentionSeconds = 1209600: must be 60–1209599, shorter than the DLQ's 1209600",
+        id="message-retention-14-days",
+    ),
+    pytest.param(
+        {"producerPrincipals": '["*"]'},
+        "producerPrincipals = '*': each principal must be an IAM ARN (arn:aws…), never '*'",
+        id="principal-star",
+    ),
+    pytest.param({"batchSize": "ten"}, "batchSize = 'ten': must be an integer", id="batch-ten"),
+    pytest.param({"fifo": "maybe"}, "fifo = 'maybe': must be true or false", id="fifo-maybe"),
+    pytest.param(
+        {"batchsize": "10"},
+        f"batchsize = '10': unknown key; known keys: {', '.join(sorted(KEYS))}",
+        id="unknown-key",
+    ),
+]
+
+
+def problem_lines(error: ConfigError) -> list[str]:
+    header, *lines = str(error).splitlines()
+    assert header == "invalid stack configuration:"
+    return [line.strip() for line in lines]
+
+
+@pytest.mark.parametrize(("raw", "line"), INVALID)
+def test_invalid_value_is_rejected_naming_key_value_and_rule(raw, line):
+    with pytest.raises(ConfigError) as raised:
+        StackSettings.from_raw(raw)
+    assert problem_lines(raised.value) == [f"vehicle-pipeline:{line}"]
+
+
+def test_every_fault_is_reported_at_once():
+    with pytest.raises(ConfigError) as raised:
+        StackSettings.from_raw({"batchSize": "ten", "fifo": "maybe"})
+    assert problem_lines(raised.value) == [
+        "vehicle-pipeline:batchSize = 'ten': must be an integer",
+        "vehicle-pipeline:fifo = 'maybe': must be true or false",
+    ]
+
+
+def test_program_with_bad_config_declares_nothing():
+    error, graph = run_failing_program("dev", {"maxConcurrency": 1})
+    assert isinstance(error, ConfigError)
+    assert problem_lines(error) == [
+        "vehicle-pipeline:maxConcurrency = 1: must be 2–1000 (event source mapping ScalingConfig)"
+    ]
+    assert graph.resources == ()
+    assert graph.outputs == {}

@@ -1,0 +1,315 @@
+"""The whole resource graph of every stack file, with its security and reliability properties.
+
+GIVEN a `Pulumi.<stack>.yaml` (every one in the repository: a new stack file is covered automatically)
+WHEN the program runs under Pulumi mocks
+THEN each resource is declared with the properties GUIDE §3–§4 require, computed from the same settings.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from infra import policies
+from infra.code_package import package_files
+from infra.resource_spec import StackSpec
+from infra.settings import PROJECT_ROOT, SQS_MAX_RETENTION_SECONDS, from_stack_file, region_of
+from tests.infra.pulumi_harness import Graph, Resource, run_program, stacks
+
+QUEUE = "aws:sqs/queue:Queue"
+QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
+TABLE = "aws:dynamodb/table:Table"
+FUNCTION = "aws:lambda/function:Function"
+MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+TLS_ONLY = {"Bool": {"aws:SecureTransport": "false"}}
+
+
+@pytest.fixture(scope="module", params=stacks())
+def stack(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def graph(stack) -> Graph:
+    return run_program(stack)
+
+
+@pytest.fixture(scope="module")
+def spec(stack) -> StackSpec:
+    return StackSpec(stack, from_stack_file(stack))
+
+
+def arn(resource: Resource) -> str:
+    return resource.state["arn"]
+
+
+def test_the_repository_has_the_documented_stacks():
+    assert {"dev", "prod"} <= set(stacks())
+
+
+def test_each_component_declares_exactly_its_resources(graph):
+    def children(component_type: str) -> list[tuple[str, str]]:
+        component = graph.one(component_type)
+        return sorted((child.type, child.name) for child in graph.children_of(component))
+
+    assert children("vehicle-pipeline:infra:EventQueues") == [
+        ("aws:iam/policy:Policy", "events-producer-policy"),
+        (QUEUE, "events-dlq"),
+        (QUEUE, "events-queue"),
+        (QUEUE_POLICY, "events-dlq-policy"),
+        (QUEUE_POLICY, "events-queue-policy"),
+        ("aws:sqs/redriveAllowPolicy:RedriveAllowPolicy", "events-dlq-redrive-allow"),
+    ]
+    assert children("vehicle-pipeline:infra:EventTable") == [(TABLE, "vehicle-events-table")]
+    assert children("vehicle-pipeline:infra:ConsumerFunction") == [
+        (LOG_GROUP, "consumer-logs"),
+        (ROLE, "consumer-role"),
+        (ROLE_POLICY, "consumer-role-policy"),
+        (MAPPING, "consumer-event-source"),
+        (FUNCTION, "consumer-function"),
+    ]
+
+
+def test_queues_are_encrypted_sized_and_redrive_to_a_dlq_of_the_same_type(graph, spec):
+    queue, dlq = graph.one(QUEUE, "-queue"), graph.one(QUEUE, "-dlq")
+    s = spec.settings
+    assert (queue.inputs["name"], dlq.inputs["name"]) == (spec.queue.name, spec.dead_letter_queue.name)
+    assert queue.inputs["sqsManagedSseEnabled"] is True
+    assert dlq.inputs["sqsManagedSseEnabled"] is True
+    assert queue.inputs["fifoQueue"] is dlq.inputs["fifoQueue"] is s.fifo
+    assert queue.inputs["visibilityTimeoutSeconds"] == s.queue_visibility_timeout_seconds
+    assert (
+        queue.inputs["visibilityTimeoutSeconds"] >= 6 * s.function_timeout_seconds + s.batching_window_seconds
+    )
+    assert queue.inputs["messageRetentionSeconds"] == s.message_retention_seconds
+    assert dlq.inputs["messageRetentionSeconds"] == SQS_MAX_RETENTION_SECONDS
+    assert dlq.inputs["messageRetentionSeconds"] > queue.inputs["messageRetentionSeconds"]
+    assert queue.json("redrivePolicy") == {
+        "deadLetterTargetArn": arn(dlq),
+        "maxReceiveCount": s.max_receive_count,
+    }
+    assert "redrivePolicy" not in dlq.inputs
+
+
+def test_only_the_main_queue_may_redrive_into_the_dlq(graph):
+    queue, dlq = graph.one(QUEUE, "-queue"), graph.one(QUEUE, "-dlq")
+    allow = graph.one("aws:sqs/redriveAllowPolicy:RedriveAllowPolicy")
+    assert allow.inputs["queueUrl"] == dlq.state["url"]
+    assert allow.json("redriveAllowPolicy") == {
+        "redrivePermission": "byQueue",
+        "sourceQueueArns": [arn(queue)],
+    }
+
+
+def test_queue_policy_denies_plain_http_and_lets_only_the_producers_send(graph, spec):
+    queue = graph.one(QUEUE, "-queue")
+    policy = graph.one(QUEUE_POLICY, "-queue-policy")
+    principals = list(spec.settings.producer_principals) or [f"arn:aws:iam::{graph.account_id}:root"]
+    assert policy.inputs["queueUrl"] == queue.state["url"]
+    assert policy.json("policy")["Statement"] == [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sqs:*",
+            "Resource": arn(queue),
+            "Condition": TLS_ONLY,
+        },
+        {
+            "Sid": "AllowProducersToSend",
+            "Effect": "Allow",
+            "Principal": {"AWS": principals},
+            "Action": policies.PRODUCER_ACTIONS,
+            "Resource": arn(queue),
+        },
+    ]
+
+
+def test_dlq_policy_denies_plain_http(graph):
+    dlq = graph.one(QUEUE, "-dlq")
+    policy = graph.one(QUEUE_POLICY, "-dlq-policy")
+    assert policy.inputs["queueUrl"] == dlq.state["url"]
+    assert policy.json("policy") == policies.dead_letter_queue_policy(arn(dlq))
+    assert policy.json("policy")["Statement"][0]["Condition"] == TLS_ONLY
+
+
+def test_producer_policy_sends_to_the_queue_only(graph):
+    producer = graph.one("aws:iam/policy:Policy", "-producer-policy")
+    assert producer.json("policy") == policies.producer_policy(arn(graph.one(QUEUE, "-queue")))
+
+
+def test_no_allow_statement_grants_wildcards(graph):
+    allows = graph.statements("Allow")
+    assert len(allows) >= 4  # producer, queue policy, consumer role policy, assume-role
+    for resource, statement in allows:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert [a for a in actions if a == "*" or a.endswith(":*")] == [], resource.name
+        assert statement.get("Principal") != "*", resource.name
+        if statement.get("Resource") == "*":
+            assert sorted(actions) == sorted(policies.XRAY_ACTIONS), resource.name
+
+
+def test_table_has_the_key_design_recovery_encryption_and_stack_deletion_protection(graph, spec):
+    table = graph.one(TABLE)
+    s = spec.settings
+    assert table.inputs["name"] == spec.table_name
+    assert table.inputs["hashKey"] == "eventId"
+    assert table.inputs["attributes"] == [
+        {"name": "eventId", "type": "S"},
+        {"name": "vehicleId", "type": "S"},
+        {"name": "eventTime", "type": "N"},
+    ]
+    [index] = table.inputs["globalSecondaryIndexes"]
+    assert {key: index[key] for key in ("name", "keySchemas", "projectionType")} == {
+        "name": "byVehicle",
+        "keySchemas": [
+            {"attributeName": "vehicleId", "keyType": "HASH"},
+            {"attributeName": "eventTime", "keyType": "RANGE"},
+        ],
+        "projectionType": "ALL",
+    }
+    assert table.inputs["billingMode"] == s.billing_mode
+    assert table.inputs["pointInTimeRecovery"] == {"enabled": True}
+    assert table.inputs["serverSideEncryption"] == {"enabled": True}
+    assert table.inputs["deletionProtectionEnabled"] is s.deletion_protection
+
+
+def test_prod_table_is_protected_from_deletion():
+    assert run_program("prod").one(TABLE).inputs["deletionProtectionEnabled"] is True
+
+
+def test_consumer_role_has_named_actions_on_its_own_resources_only(graph):
+    role, role_policy = graph.one(ROLE, "consumer-role"), graph.one(ROLE_POLICY)
+    assert role.json("assumeRolePolicy") == policies.lambda_assume_role_policy()
+    assert "managedPolicyArns" not in role.inputs
+    assert graph.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []
+    assert role_policy.inputs["role"] == role.id
+    assert role_policy.json("policy") == policies.consumer_policy(
+        queue_arn=arn(graph.one(QUEUE, "-queue")),
+        table_arn=arn(graph.one(TABLE)),
+        log_group_arn=arn(graph.one(LOG_GROUP)),
+        dlq_arn=arn(graph.one(QUEUE, "-dlq")),
+    )
+
+
+def test_log_group_is_the_functions_and_has_a_retention(graph, spec):
+    logs = graph.one(LOG_GROUP)
+    assert logs.inputs == {"name": spec.log_group_name, "retentionInDays": spec.settings.log_retention_days}
+
+
+def test_function_is_traced_layered_configured_and_waits_for_its_logs_and_rights(graph, spec):
+    function, s = graph.one(FUNCTION), spec.settings
+    assert {key: function.inputs[key] for key in ("name", "runtime", "architectures", "handler")} == {
+        "name": spec.function_name,
+        "runtime": s.python_runtime,
+        "architectures": [s.architecture],
+        "handler": "consumer.handler.lambda_handler",
+    }
+    assert (function.inputs["memorySize"], function.inputs["timeout"]) == (
+        s.function_memory_mb,
+        s.function_timeout_seconds,
+    )
+    assert function.inputs["tracingConfig"] == {"mode": "Active"}
+    assert function.inputs["layers"] == [s.layer_arn(region_of(spec.stack))]
+    assert function.inputs["role"] == arn(graph.one(ROLE, "consumer-role"))
+    assert function.inputs["loggingConfig"] == {"logFormat": "Text", "logGroup": spec.log_group_name}
+    assert function.inputs["environment"] == {
+        "variables": {
+            "TABLE_NAME": graph.one(TABLE).state["name"],
+            "DLQ_URL": graph.one(QUEUE, "-dlq").state["url"],
+            "POWERTOOLS_SERVICE_NAME": "vehicle-consumer",
+            "POWERTOOLS_METRICS_NAMESPACE": s.metrics_namespace,
+            "POWERTOOLS_LOG_LEVEL": s.log_level,
+        }
+    }
+    assert graph.depends_on(function, graph.one(LOG_GROUP))
+    assert graph.depends_on(function, graph.one(ROLE_POLICY))
+
+
+def test_function_code_is_the_consumer_package_only(graph):
+    code = graph.one(FUNCTION).inputs["code"]
+    assert isinstance(code, pulumi.AssetArchive)
+    consumer_dir = PROJECT_ROOT / "consumer"
+    expected = {f"consumer/{path.name}" for path in consumer_dir.glob("*.py")}
+    assert set(code.assets) == expected
+    assert {name: Path(asset.path) for name, asset in code.assets.items()} == package_files()
+
+
+def test_event_source_mapping_reports_partial_failures_within_bounds(graph, spec):
+    mapping, s = graph.one(MAPPING), spec.settings
+    assert mapping.inputs["eventSourceArn"] == arn(graph.one(QUEUE, "-queue"))
+    assert mapping.inputs["functionName"] == arn(graph.one(FUNCTION))
+    assert mapping.inputs["batchSize"] == s.batch_size
+    assert mapping.inputs.get("maximumBatchingWindowInSeconds", 0) == s.batching_window_seconds
+    assert mapping.inputs["scalingConfig"] == {"maximumConcurrency": s.max_concurrency}
+    assert mapping.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping.inputs["enabled"] is True
+
+
+def test_stack_outputs_name_the_deployed_resources(graph, spec):
+    queue, dlq = graph.one(QUEUE, "-queue"), graph.one(QUEUE, "-dlq")
+    expected = {
+        "queueUrl": queue.state["url"],
+        "queueArn": arn(queue),
+        "dlqUrl": dlq.state["url"],
+        "tableName": spec.table_name,
+        "functionName": spec.function_name,
+        "region": region_of(spec.stack),
+        "producerPolicyArn": arn(graph.one("aws:iam/policy:Policy", "-producer-policy")),
+    }
+    assert {key: graph.outputs.get(key) for key in expected} == expected
+    assert (
+        queue.state["url"] == f"https://sqs.{graph.region}.amazonaws.com/{graph.account_id}/{spec.queue.name}"
+    )
+
+
+def test_every_arn_is_in_the_stacks_region(graph):
+    """No hard-coded region: every regional ARN the program passes anywhere is built from the stack's."""
+    text = repr([resource.inputs for resource in graph.resources])
+    regions = set(re.findall(r"arn:aws:[a-z0-9-]+:([a-z0-9-]+):", text)) - {""}
+    assert regions == {region_of(graph.stack)}
+
+
+# ---- variants of a stack through config overrides ------------------------------------------------------
+def test_fifo_stack_declares_fifo_queue_and_dlq_without_a_batching_window():
+    graph = run_program("dev", {"fifo": True})
+    queue, dlq = graph.one(QUEUE, "-queue"), graph.one(QUEUE, "-dlq")
+    assert (queue.inputs["name"], dlq.inputs["name"]) == (
+        "vehicle-pipeline-dev-events.fifo",
+        "vehicle-pipeline-dev-events-dlq.fifo",
+    )
+    for fifo_queue in (queue, dlq):
+        assert fifo_queue.inputs["fifoQueue"] is True
+        assert fifo_queue.inputs["contentBasedDeduplication"] is False
+    assert queue.json("redrivePolicy")["deadLetterTargetArn"].endswith("events-dlq.fifo")
+    assert "maximumBatchingWindowInSeconds" not in graph.one(MAPPING).inputs
+    assert graph.outputs["queueUrl"].endswith("/vehicle-pipeline-dev-events.fifo")
+
+
+def test_configured_producer_principals_replace_the_account_root():
+    producer = "arn:aws:iam::111122223333:role/vehicle-producer"
+    graph = run_program("dev", {"producerPrincipals": [producer]})
+    allow = graph.one(QUEUE_POLICY, "-queue-policy").json("policy")["Statement"][1]
+    assert allow["Principal"] == {"AWS": [producer]}
+
+
+def test_provisioned_table_declares_capacity_on_the_table_and_its_index():
+    graph = run_program("dev", {"billingMode": "PROVISIONED", "readCapacity": 7, "writeCapacity": 3})
+    table = graph.one(TABLE)
+    [index] = table.inputs["globalSecondaryIndexes"]
+    assert (table.inputs["readCapacity"], table.inputs["writeCapacity"]) == (7, 3)
+    assert (index["readCapacity"], index["writeCapacity"]) == (7, 3)
+
+
+def test_on_demand_table_declares_no_capacity():
+    table = run_program("dev", {"billingMode": "PAY_PER_REQUEST"}).one(TABLE)
+    assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
+    assert "readCapacity" not in table.inputs
+    assert "writeCapacity" not in table.inputs
+    assert "readCapacity" not in table.inputs["globalSecondaryIndexes"][0]
