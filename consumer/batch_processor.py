@@ -3,6 +3,10 @@
 The record handler only validates and builds the item (one record at a time, as Powertools runs it); this
 processor then writes all items of the batch with BatchWriteItem and turns records whose write failed into
 batch item failures. Per-record writes would cost one DynamoDB call per record; this costs one per 25.
+
+Records from a FIFO queue (they carry a MessageGroupId) keep their group's order the way Powertools'
+SqsFifoPartialProcessor(skip_group_on_error=True) does: once a record of a group fails, every later record
+of that group in the batch is reported failed too, and other groups go on.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ def write_failure_reason(code: str) -> str:
     return "throttled" if code in _THROTTLING_CODES else "dynamodb_error"
 
 
+class MessageGroupBlocked(RuntimeError):
+    """An earlier record of this FIFO message group failed: this one waits, so the group stays in order."""
+
+
 class StoreWriteError(RuntimeError):
     """The record was valid but DynamoDB did not take it: transient, SQS retries it."""
 
@@ -42,6 +50,7 @@ class BatchOutcome:
     routed_to_dlq: Counter = dataclasses.field(default_factory=Counter)  # reason -> count sent to the DLQ
     write_failures: Counter = dataclasses.field(default_factory=Counter)  # write_failure_reason -> count
     unexpected_errors: int = 0
+    held_back: int = 0  # FIFO records reported failed because an earlier record of their group failed
     dynamodb_calls: int = 0
     unprocessed_retries: int = 0
     latencies_ms: list[int] = dataclasses.field(default_factory=list)  # sentAt -> stored, per stored event
@@ -50,7 +59,7 @@ class BatchOutcome:
     def failed(self) -> int:
         """Records reported in batchItemFailures (SQS will deliver them again)."""
         rejected_in_place = sum(self.invalid.values()) - sum(self.routed_to_dlq.values())
-        return rejected_in_place + sum(self.write_failures.values()) + self.unexpected_errors
+        return rejected_in_place + sum(self.write_failures.values()) + self.unexpected_errors + self.held_back
 
 
 class StoringBatchProcessor(BatchProcessor):
@@ -100,9 +109,30 @@ class StoringBatchProcessor(BatchProcessor):
                 self.outcome.unexpected_errors += 1
         valid = [(raw, item) for status, item, raw in results if status == "success"]
         self._route_permanent_failures()
-        self._store_items(valid)
+        stored = self._store_items(self._hold_back_blocked_groups(valid))
+        self._hold_back_blocked_groups(stored)  # a write failure blocks the rest of its group too
         self._report_failures_in_batch_order()
         return results
+
+    def _hold_back_blocked_groups(self, candidates: list[tuple[dict, dict]]) -> list[tuple[dict, dict]]:
+        """Fail the candidates that follow a failed record of their FIFO message group; return the others."""
+        failed = {record.message_id for record in self.fail_messages}
+        blocked_groups: set[str] = set()
+        blocked: set[str] = set()
+        for raw in self.records:
+            group = raw.get("attributes", {}).get("MessageGroupId")
+            if group in blocked_groups:
+                blocked.add(raw["messageId"])
+            elif group is not None and raw["messageId"] in failed:
+                blocked_groups.add(group)
+        kept = []
+        for raw, item in candidates:
+            if raw["messageId"] in blocked:
+                self.outcome.held_back += 1
+                self._fail_success(raw, MessageGroupBlocked("an earlier record of this message group failed"))
+            else:
+                kept.append((raw, item))
+        return kept
 
     def _report_failures_in_batch_order(self) -> None:
         position = {record["messageId"]: index for index, record in enumerate(self.records)}
@@ -134,7 +164,8 @@ class StoringBatchProcessor(BatchProcessor):
                 self.success_messages.append(record.raw_event)
                 self.outcome.routed_to_dlq[exc.reason] += 1
 
-    def _store_items(self, valid: list[tuple[dict, dict]]) -> None:
+    def _store_items(self, valid: list[tuple[dict, dict]]) -> list[tuple[dict, dict]]:
+        """Write the valid items; fail the records whose write failed; return the stored (record, item)s."""
         unique: dict[str, dict] = {}
         for _, item in valid:
             if item[KEY_ATTRIBUTE] in unique:
@@ -142,25 +173,28 @@ class StoringBatchProcessor(BatchProcessor):
             else:
                 unique[item[KEY_ATTRIBUTE]] = item
         if not unique:
-            return
+            return []
         written = self.store.put_events(list(unique.values()))
         self.outcome.dynamodb_calls += written.calls
         self.outcome.unprocessed_retries += written.unprocessed_retries
+        stored = []
         for raw, item in valid:
             reason = written.failed.get(item[KEY_ATTRIBUTE])
             if reason is None:
+                stored.append((raw, item))
                 self.outcome.stored += 1
                 if "sentAt" in item:
                     self.outcome.latencies_ms.append(item["storedAt"] - item["sentAt"])
             else:
                 self.outcome.write_failures[write_failure_reason(reason)] += 1
-                self._fail_after_write(raw, reason)
+                self._fail_success(raw, StoreWriteError(f"DynamoDB did not store the item: {reason}"))
+        return stored
 
-    def _fail_after_write(self, raw: dict, reason: str) -> None:
+    def _fail_success(self, raw: dict, error: Exception) -> None:
+        """Turn a record that had passed validation into a batch item failure."""
         self.success_messages.remove(raw)
-        error = StoreWriteError(f"DynamoDB did not store the item: {reason}")
         self.failure_handler(
-            record=self._to_batch_type(raw, self.event_type), exception=(StoreWriteError, error, None)
+            record=self._to_batch_type(raw, self.event_type), exception=(type(error), error, None)
         )
 
 

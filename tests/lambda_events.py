@@ -31,9 +31,11 @@ def vehicle_body(
     return json.dumps(body)
 
 
-def sqs_record(body: str, message_id: str | None = None, receive_count: int = 1) -> dict:
+def sqs_record(
+    body: str, message_id: str | None = None, receive_count: int = 1, group: str | None = None
+) -> dict:
     now = str(int(time.time() * 1000))
-    return {
+    record = {
         "messageId": message_id or str(uuid.uuid4()),
         "receiptHandle": "handle-" + (message_id or "x"),
         "body": body,
@@ -49,6 +51,13 @@ def sqs_record(body: str, message_id: str | None = None, receive_count: int = 1)
         "eventSourceARN": QUEUE_ARN,
         "awsRegion": "us-east-1",
     }
+    if group is not None:  # a FIFO queue's record
+        record["attributes"] |= {
+            "MessageGroupId": group,
+            "MessageDeduplicationId": record["messageId"],
+            "SequenceNumber": "1",
+        }
+    return record
 
 
 def sqs_event(*records: dict) -> dict:
