@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STACK  ?= dev
 
-.PHONY: test lint unit demo bench fuzz lock clean
+.PHONY: test lint unit demo smoke bench fuzz lock clean
 
 # The venv is rebuilt whenever the lock file changes; a fresh clone needs nothing installed by hand.
 $(VENV)/.installed: requirements.lock
@@ -21,9 +21,12 @@ lint: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(PY) -m pytest
 
-# Local scale test on the embedded AWS (moto server + local event-source-mapping runner); writes REPORT.md.
-demo: $(VENV)/.installed
-	$(PY) -m loadtest.demo --stack $(STACK)
+# The pipeline end to end on the embedded AWS (moto_server + the real handler), no AWS account needed.
+demo: smoke
+
+# Seconds: provision the stack on moto, send events (one invalid), drain them through the handler, check the ledger.
+smoke: $(VENV)/.installed
+	$(PY) -m loadtest.smoke --stack $(STACK)
 
 bench: $(VENV)/.installed
 	$(PY) -m loadtest.bench
