@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.consumer_function import ConsumerFunction, ConsumerFunctionArgs
+from infra.monitoring import Monitoring, MonitoringArgs
 from infra.queues import EventQueues, EventQueuesArgs
 from infra.resource_spec import StackSpec
 from infra.settings import from_pulumi_config
@@ -33,6 +34,19 @@ consumer = ConsumerFunction(
     ),
 )
 
+monitoring = Monitoring(
+    "monitoring",
+    MonitoringArgs(
+        spec=spec,
+        region=region,
+        queue_name=queues.queue_name,
+        dlq_name=queues.dlq_name,
+        function_name=consumer.function_name,
+        table_name=table.table_name,
+        log_group_name=consumer.log_group_name,
+    ),
+)
+
 pulumi.export("queueUrl", queues.queue_url)
 pulumi.export("queueArn", queues.queue_arn)
 pulumi.export("dlqUrl", queues.dlq_url)
@@ -40,3 +54,6 @@ pulumi.export("tableName", table.table_name)
 pulumi.export("functionName", consumer.function_name)
 pulumi.export("region", region)
 pulumi.export("producerPolicyArn", queues.producer_policy_arn)
+pulumi.export("dashboardName", monitoring.dashboard_name)
+pulumi.export("dashboardUrl", monitoring.dashboard_url)
+pulumi.export("alarmTopicArn", monitoring.topic.arn)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,24 @@ KEYS: dict[str, _Key] = {
     "readCapacity": _Key("read_capacity", _as_int, "table read capacity units when PROVISIONED"),
     "metricsNamespace": _Key("metrics_namespace", _as_str, "CloudWatch namespace of the consumer's metrics"),
     "logLevel": _Key("log_level", _as_str, "consumer log level (DEBUG, INFO, WARNING, ERROR)"),
+    "alarmsEnabled": _Key("alarms_enabled", _as_bool, "CloudWatch alarms (all notify the alarm SNS topic)"),
+    "alarmEmail": _Key("alarm_email", _as_str, "email subscribed to the alarm topic (none when unset)"),
+    "oldestMessageAgeAlarmSeconds": _Key(
+        "oldest_message_age_alarm_seconds", _as_int, "alarm when the oldest queued message is older than this"
+    ),
+    "errorRateAlarmPercent": _Key(
+        "error_rate_alarm_percent", _as_int, "alarm when function errors exceed this % of invocations (1–100)"
+    ),
+    "durationAlarmPercentOfTimeout": _Key(
+        "duration_alarm_percent_of_timeout",
+        _as_int,
+        "alarm when p99 duration exceeds this % of the timeout (1–100)",
+    ),
+    "concurrencyAlarmPercentOfMax": _Key(
+        "concurrency_alarm_percent_of_max",
+        _as_int,
+        "alarm when concurrency exceeds this % of maxConcurrency (1–100)",
+    ),
 }
 
 
@@ -173,6 +192,12 @@ class StackSettings:
     read_capacity: int = 5
     metrics_namespace: str = "VehiclePipeline"
     log_level: str = "INFO"
+    alarms_enabled: bool = True
+    alarm_email: str | None = None
+    oldest_message_age_alarm_seconds: int = 300
+    error_rate_alarm_percent: int = 5
+    duration_alarm_percent_of_timeout: int = 80
+    concurrency_alarm_percent_of_max: int = 90
 
     # ---- derived values -------------------------------------------------------------------------------
     @property
@@ -289,6 +314,21 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
         yield "metricsNamespace", s.metrics_namespace, "must be letters, digits, '/', '-' or '_'"
     if s.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         yield "logLevel", s.log_level, "must be DEBUG, INFO, WARNING or ERROR"
+    if s.alarm_email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", s.alarm_email):
+        yield "alarmEmail", s.alarm_email, "must be an email address"
+    if outside(s.oldest_message_age_alarm_seconds, 60, s.message_retention_seconds):
+        yield (
+            "oldestMessageAgeAlarmSeconds",
+            s.oldest_message_age_alarm_seconds,
+            "must be between 60 and messageRetentionSeconds",
+        )
+    for key, value in (
+        ("errorRateAlarmPercent", s.error_rate_alarm_percent),
+        ("durationAlarmPercentOfTimeout", s.duration_alarm_percent_of_timeout),
+        ("concurrencyAlarmPercentOfMax", s.concurrency_alarm_percent_of_max),
+    ):
+        if outside(value, 1, 100):
+            yield key, value, "must be a percentage 1–100"
 
 
 # ---- loaders -----------------------------------------------------------------------------------------

@@ -68,14 +68,18 @@ def broken_event(draw) -> str:
     elif breakage == "huge":
         event["make"] = "x" * draw(st.integers(TEXT_MAX + 1, 10_000))
     elif breakage == "out_of_range":
-        event[draw(st.sampled_from(["year", "mileage", "sentAt"]))] = draw(
-            st.sampled_from([-1, 10**20, YEAR_MIN - 1, math.inf, -math.inf, math.nan])
-        )
+        field = draw(st.sampled_from(sorted(_OUT_OF_RANGE)))
+        event[field] = draw(st.sampled_from(_OUT_OF_RANGE[field]))
     else:
         event["color"] = draw(st.sampled_from(["", " ", "\t\n"]))
     return json.dumps(event)  # NaN/Infinity written as JSON doesn't allow them: still invalid
 
 
+_OUT_OF_RANGE = {
+    "year": [YEAR_MIN - 1, YEAR_MAX + 1, -1, 10**20, math.inf, math.nan],
+    "mileage": [-1, -0.001, MILEAGE_MAX + 1, 10**20, math.inf, -math.inf, math.nan],
+    "sentAt": [-1, SENT_AT_MIN - 1, SENT_AT_MAX + 1, math.nan],
+}
 _FIELDS = {"vehicleId", "make", "model", "year", "color", "mileage", "eventId", "sentAt"}
 
 

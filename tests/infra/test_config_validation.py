@@ -83,6 +83,30 @@ INVALID = [
         f"batchsize = '10': unknown key; known keys: {', '.join(sorted(KEYS))}",
         id="unknown-key",
     ),
+    pytest.param({"alarmEmail": "ops"}, "alarmEmail = 'ops': must be an email address", id="alarm-email"),
+    pytest.param(
+        {"alarmsEnabled": "sometimes"}, "alarmsEnabled = 'sometimes': must be true or false", id="alarms-bool"
+    ),
+    pytest.param(
+        {"oldestMessageAgeAlarmSeconds": "30"},
+        "oldestMessageAgeAlarmSeconds = 30: must be between 60 and messageRetentionSeconds",
+        id="age-alarm-30",
+    ),
+    pytest.param(
+        {"errorRateAlarmPercent": "0"},
+        "errorRateAlarmPercent = 0: must be a percentage 1–100",
+        id="error-rate-0",
+    ),
+    pytest.param(
+        {"durationAlarmPercentOfTimeout": "101"},
+        "durationAlarmPercentOfTimeout = 101: must be a percentage 1–100",
+        id="duration-101",
+    ),
+    pytest.param(
+        {"concurrencyAlarmPercentOfMax": "0"},
+        "concurrencyAlarmPercentOfMax = 0: must be a percentage 1–100",
+        id="concurrency-alarm-0",
+    ),
 ]
 
 
