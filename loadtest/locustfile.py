@@ -1,0 +1,177 @@
+"""Locust producer of vehicle events: `locust -f loadtest/locustfile.py --stack-outputs outputs.json`.
+
+Each user sends batches of --batch-size events with SendMessageBatch (SendMessage when 1), paced at
+--user-rate calls per second; each call fires one Locust request event, and each entry SQS refused fires a
+failure of its own. Every accepted message goes to this process's ledger file (--ledger-dir), so master and
+workers together leave a complete ledger. The endpoint is boto3's AWS_ENDPOINT_URL: moto or AWS alike.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+
+from locust import LoadTestShape, User, constant_throughput, events, task
+
+from loadtest.ledger import LedgerWriter
+from loadtest.shapes import scale_stages, users_at
+from loadtest.sqs_producer import OutgoingMessage, SqsProducer
+from loadtest.vehicles import VehicleFactory
+
+_ledger: LedgerWriter | None = None
+_ledger_dir = ""
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser):
+    parser.add_argument("--queue-url", env_var="QUEUE_URL", default="", help="target queue URL")
+    parser.add_argument(
+        "--stack-outputs",
+        env_var="STACK_OUTPUTS",
+        default="",
+        help="JSON of `pulumi stack output --json` (uses queueUrl)",
+    )
+    parser.add_argument(
+        "--batch-size", env_var="BATCH_SIZE", type=int, default=10, help="events per call (1-10)"
+    )
+    parser.add_argument(
+        "--poison-ratio",
+        env_var="POISON_RATIO",
+        type=float,
+        default=0.0,
+        help="share of invalid bodies, for fault runs",
+    )
+    parser.add_argument(
+        "--user-rate", env_var="USER_RATE", type=float, default=1.0, help="send calls per second per user"
+    )
+    parser.add_argument(
+        "--shape",
+        env_var="LOAD_SHAPE",
+        choices=["scale", "constant"],
+        default="scale",
+        help="scale: step up, plateau, step down, idle; constant: -u users",
+    )
+    parser.add_argument("--peak-users", env_var="PEAK_USERS", type=int, default=8, help="scale shape peak")
+    parser.add_argument(
+        "--stage-seconds", env_var="STAGE_SECONDS", type=float, default=15.0, help="scale shape stage length"
+    )
+    parser.add_argument("--fleet-size", env_var="FLEET_SIZE", type=int, default=500, help="distinct vehicles")
+    parser.add_argument(
+        "--ledger-dir", env_var="LEDGER_DIR", default="", help="record accepted messages here"
+    )
+    parser.add_argument(
+        "--xray",
+        env_var="XRAY",
+        action="store_true",
+        default=False,
+        help="send an X-Ray trace header with every message",
+    )
+
+
+def _queue_url(options) -> str:
+    if options.queue_url:
+        return options.queue_url
+    if options.stack_outputs:
+        with open(options.stack_outputs) as outputs:
+            return json.load(outputs)["queueUrl"]
+    raise ValueError("set --queue-url or --stack-outputs (or QUEUE_URL / STACK_OUTPUTS)")
+
+
+@events.init.add_listener
+def _remember_ledger_dir(environment, **_):
+    global _ledger_dir
+    _ledger_dir = environment.parsed_options.ledger_dir if environment.parsed_options else ""
+
+
+@events.quitting.add_listener
+def _close_ledger(**_):
+    if _ledger is not None:
+        _ledger.close()
+
+
+def _record(accepted) -> None:
+    global _ledger
+    if accepted and _ledger is None and _ledger_dir:
+        _ledger = LedgerWriter(_ledger_dir)  # opened on first use: a master process sends nothing
+    if _ledger is not None:
+        _ledger.record(accepted)
+
+
+class PartialBatchFailure(Exception):
+    """SQS refused some entries of a batch."""
+
+
+class SqsUser(User):
+    """Holds one SQS client wrapper per user and reports each call as a Locust request."""
+
+    abstract = True
+
+    def on_start(self) -> None:
+        options = self.environment.parsed_options
+        self.producer = SqsProducer(_queue_url(options), xray=options.xray)
+        self._pace = constant_throughput(options.user_rate)
+
+    def wait_time(self) -> float:
+        return self._pace(self)
+
+    def send(self, messages: list[OutgoingMessage]) -> None:
+        name = "SendMessage" if len(messages) == 1 else "SendMessageBatch"
+        started = time.perf_counter()
+        try:
+            result = self.producer.send(messages)
+        except Exception as error:  # a refused call is a failed request, reported like any other
+            self._fire(name, started, sum(len(m.body) for m in messages), error)
+            return
+        failure = (
+            PartialBatchFailure(f"{len(result.failed)} of {len(messages)} refused") if result.failed else None
+        )
+        self._fire(name, started, result.bytes_sent, failure)
+        for _message, code, why in result.failed:
+            self._fire(f"{name} entry", started, 0, PartialBatchFailure(f"{code}: {why}"))
+        _record(result.accepted)
+
+    def _fire(self, name: str, started: float, length: int, exception: Exception | None) -> None:
+        self.environment.events.request.fire(
+            request_type="SQS",
+            name=name,
+            response_time=(time.perf_counter() - started) * 1000,
+            response_length=length,
+            exception=exception,
+            context={},
+        )
+
+
+class VehicleEventsUser(SqsUser):
+    def on_start(self) -> None:
+        super().on_start()
+        options = self.environment.parsed_options
+        self.factory = VehicleFactory(fleet_size=options.fleet_size)
+        self.rng = random.Random()
+
+    @task
+    def send_vehicle_events(self) -> None:
+        options = self.environment.parsed_options
+        batch = []
+        for _ in range(max(1, min(10, options.batch_size))):
+            if self.rng.random() < options.poison_ratio:
+                batch.append(OutgoingMessage(self.factory.poison_body(), poison=True))
+            else:
+                event = self.factory.event()
+                batch.append(
+                    OutgoingMessage(event.to_json(), event.event_id, event.vehicle_id, event.sent_at)
+                )
+        self.send(batch)
+
+
+class StagedShape(LoadTestShape):
+    """`--shape scale` plays scale_stages(--peak-users, --stage-seconds); `--shape constant` holds -u users
+    (at -r per second) until --run-time, so the web UI's own fields drive it."""
+
+    def tick(self) -> tuple[int, float] | None:
+        options = self.runner.environment.parsed_options
+        if options.shape == "constant":
+            if options.run_time and self.get_run_time() >= options.run_time:
+                return None
+            return options.num_users or 1, options.spawn_rate or 1
+        return users_at(scale_stages(options.peak_users, options.stage_seconds), self.get_run_time())
