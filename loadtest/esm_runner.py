@@ -1,0 +1,326 @@
+"""A local event source mapping: pollers that feed the real handler the way Lambda's SQS poller does.
+
+Each poller is its own process (a chaos run can SIGKILL one mid-batch; its messages come back after the
+visibility timeout). It long-polls the queue, gathers up to the batch size within the batching window, builds
+the Lambda SQS event, invokes `consumer.handler.lambda_handler` with a Lambda-like context under the
+function's timeout, and honours the response as Lambda does: a well-formed `batchItemFailures` deletes every
+other record; an exception, a timeout or a malformed response deletes nothing. Failures come back after the
+visibility timeout and reach the DLQ through the queue's redrive policy.
+
+The controller scales pollers with the backlog, as the AWS poller adds concurrency while messages wait and
+releases it when the queue is idle, bounded by the stack's maxConcurrency, and samples the queue every second.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+LONG_POLL_SECONDS = 1  # short enough that a stopping poller notices within a second
+
+
+def lambda_event(messages: list[dict], queue_arn: str, region: str) -> dict:
+    """SQS messages as Lambda hands them to the function (attribute names and shapes included)."""
+    records = []
+    for message in messages:
+        attributes = {
+            name: {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": value.get("BinaryValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value["DataType"],
+            }
+            for name, value in message.get("MessageAttributes", {}).items()
+        }
+        records.append(
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": attributes,
+                "md5OfBody": message["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+        )
+    return {"Records": records}
+
+
+@dataclasses.dataclass(frozen=True)
+class PollerConfig:
+    queue_url: str
+    queue_arn: str
+    region: str
+    batch_size: int
+    batching_window_seconds: int
+    function_name: str
+    function_timeout_seconds: int
+    memory_mb: int
+    environment: dict[str, str]  # TABLE_NAME, DLQ_URL, AWS endpoint…: what Lambda would give the function
+    log_path: str
+
+
+class LambdaContext:
+    def __init__(self, config: PollerConfig, request_id: str):
+        self.function_name = config.function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = config.memory_mb
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:{config.region}:123456789012:function:{config.function_name}"
+        )
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{config.function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + config.function_timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class InvocationTimeout(Exception):
+    pass
+
+
+def _raise_timeout(*_):
+    raise InvocationTimeout()
+
+
+def run_poller(config: PollerConfig, stop, counters) -> None:
+    """Body of a poller process. `stop` is an Event; SIGTERM sets it too: the in-flight batch finishes."""
+    os.environ.update(config.environment)
+    log = open(config.log_path, "a", buffering=1)  # noqa: SIM115 - the process's stdout until it exits
+    sys.stdout = sys.stderr = log
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGALRM, _raise_timeout)
+    import uuid
+
+    import boto3
+
+    from consumer import handler  # imported after the environment points at the local endpoint
+
+    sqs = boto3.client("sqs")
+    while not stop.is_set():
+        messages = _gather(sqs, config, stop)
+        if not messages:
+            continue
+        outcome = _invoke(handler, config, messages, str(uuid.uuid4()))
+        failed_ids = outcome["failed_ids"]
+        done = [m for m in messages if failed_ids is not None and m["MessageId"] not in failed_ids]
+        for start in range(0, len(done), 10):
+            chunk = done[start : start + 10]
+            sqs.delete_message_batch(
+                QueueUrl=config.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
+        counters.put(
+            {
+                "invocations": 1,
+                "records": len(messages),
+                "stored": outcome["stored"],
+                "failed_records": len(messages) - len(done),
+                "failed_invocations": int(failed_ids is None),
+            }
+        )
+
+
+def _gather(sqs, config: PollerConfig, stop) -> list[dict]:
+    """Up to batch size messages, waiting at most the batching window once the first arrived."""
+    messages: list[dict] = []
+    window_ends = None
+    while len(messages) < config.batch_size and not stop.is_set():
+        wait = LONG_POLL_SECONDS if window_ends is None else max(0, min(1, window_ends - time.monotonic()))
+        batch = sqs.receive_message(
+            QueueUrl=config.queue_url,
+            MaxNumberOfMessages=min(10, config.batch_size - len(messages)),
+            WaitTimeSeconds=math.ceil(wait),
+            AttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        messages += batch
+        if window_ends is None:
+            if not messages:
+                return []
+            window_ends = time.monotonic() + config.batching_window_seconds
+        if not batch or time.monotonic() >= window_ends:
+            break
+    return messages
+
+
+def _invoke(handler, config: PollerConfig, messages: list[dict], request_id: str) -> dict:
+    """Call the handler as Lambda would; failed_ids None means the whole batch failed (nothing deleted)."""
+    signal.alarm(config.function_timeout_seconds)
+    try:
+        response = handler.lambda_handler(
+            lambda_event(messages, config.queue_arn, config.region), LambdaContext(config, request_id)
+        )
+        failures = response["batchItemFailures"]
+        failed_ids = {failure["itemIdentifier"] for failure in failures}
+        if not failed_ids <= {m["MessageId"] for m in messages}:
+            raise ValueError("batchItemFailures names a message that was not in the batch")
+        return {"failed_ids": failed_ids, "stored": handler.processor.outcome.stored}
+    except Exception as error:  # exception, timeout, malformed response: Lambda retries the whole batch
+        print(f"invocation {request_id} failed as a whole: {type(error).__name__}: {error}", flush=True)
+        return {"failed_ids": None, "stored": 0}
+    finally:
+        signal.alarm(0)
+
+
+@dataclasses.dataclass
+class Sample:
+    t_s: float
+    queue_visible: int
+    queue_in_flight: int
+    dlq_visible: int
+    pollers: int
+    stored_total: int
+
+
+class EsmRunner:
+    """Starts, scales and stops poller processes; samples the queue every second."""
+
+    def __init__(
+        self,
+        config: PollerConfig,
+        dlq_url: str,
+        max_concurrency: int,
+        log_dir: Path,
+        start_pollers: int = 1,
+        sqs: Any = None,
+    ):
+        import boto3
+
+        self.config = config
+        self.dlq_url = dlq_url
+        self.max_concurrency = max_concurrency
+        self.log_dir = log_dir
+        self.start_pollers = min(start_pollers, max_concurrency)
+        self._sqs = sqs or boto3.client("sqs")
+        self._context = multiprocessing.get_context("spawn")
+        self._counters = self._context.Queue()
+        self._pollers: list[tuple[Any, Any]] = []  # (process, stop event)
+        self._retired: list[Any] = []  # scaled-in processes finishing their last batch
+        self.totals = {
+            "invocations": 0,
+            "records": 0,
+            "stored": 0,
+            "failed_records": 0,
+            "failed_invocations": 0,
+        }
+        self.samples: list[Sample] = []
+        self.max_pollers = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._t0 = time.monotonic()
+        self._idle_since: float | None = None
+
+    @property
+    def pollers(self) -> int:
+        return len(self._pollers)
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for _ in range(self.start_pollers):
+            self._add_poller()
+        self._thread = threading.Thread(target=self._control, name="esm-controller", daemon=True)
+        self._thread.start()
+
+    def _add_poller(self) -> None:
+        stop = self._context.Event()
+        config = dataclasses.replace(
+            self.config, log_path=str(self.log_dir / f"poller-{len(self._pollers)}.log")
+        )
+        process = self._context.Process(target=run_poller, args=(config, stop, self._counters), daemon=True)
+        process.start()
+        self._pollers.append((process, stop))
+        self.max_pollers = max(self.max_pollers, len(self._pollers))
+
+    def _remove_poller(self) -> None:
+        process, stop = self._pollers.pop()
+        stop.set()  # finishes its in-flight batch, then exits; joined at stop()
+        self._retired.append(process)
+
+    def _drain_counters(self) -> None:
+        while True:
+            try:
+                update = self._counters.get_nowait()
+            except Exception:  # queue.Empty
+                return
+            for key, value in update.items():
+                self.totals[key] += value
+
+    def depth(self) -> tuple[int, int, int]:
+        queue = self._sqs.get_queue_attributes(
+            QueueUrl=self.config.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        dlq = self._sqs.get_queue_attributes(
+            QueueUrl=self.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        return (
+            int(queue["ApproximateNumberOfMessages"]),
+            int(queue["ApproximateNumberOfMessagesNotVisible"]),
+            int(dlq["Attributes"]["ApproximateNumberOfMessages"]),
+        )
+
+    def desired_pollers(self, visible: int, in_flight: int, now: float) -> int:
+        """One more poller while a backlog waits beyond what the current ones take per poll; one fewer after
+        3 idle seconds. Bounded by maxConcurrency, never below one."""
+        current = self.pollers
+        if visible > current * self.config.batch_size:
+            self._idle_since = None
+            return min(self.max_concurrency, current + 1)
+        if visible == 0 and in_flight == 0:
+            self._idle_since = self._idle_since or now
+            if now - self._idle_since >= 3:
+                self._idle_since = now
+                return max(1, current - 1)
+        else:
+            self._idle_since = None
+        return current
+
+    def _control(self) -> None:
+        while not self._stop.is_set():
+            now = time.monotonic()
+            self._drain_counters()
+            visible, in_flight, dlq = self.depth()
+            self.samples.append(
+                Sample(round(now - self._t0, 2), visible, in_flight, dlq, self.pollers, self.totals["stored"])
+            )
+            desired = self.desired_pollers(visible, in_flight, now)
+            while self.pollers < desired:
+                self._add_poller()
+            while self.pollers > desired:
+                self._remove_poller()
+            self._stop.wait(max(0.0, 1 - (time.monotonic() - now)))
+
+    def reset_clock(self) -> None:
+        self._t0 = time.monotonic()
+
+    def stop(self, timeout: float = 15) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+        processes = [process for process, _ in self._pollers] + self._retired
+        for _, stop in self._pollers:
+            stop.set()
+        deadline = time.monotonic() + timeout
+        for process in processes:
+            process.join(max(0.1, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join()
+        self._pollers.clear()
+        self._retired = []
+        self._drain_counters()

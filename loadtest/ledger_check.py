@@ -1,0 +1,110 @@
+"""The no-loss check: every message SQS accepted is stored exactly once or sits in the DLQ, never both.
+
+A stored item is found by its eventId (the SQS messageId for bodies without one); a dead letter by its
+messageId, the `sourceMessageId` the consumer adds when it routes a poison message, or its body's eventId.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter
+from typing import Any
+
+from loadtest.ledger import LedgerEntry
+
+SCAN_VISIBILITY_SECONDS = 300
+
+
+@dataclasses.dataclass(frozen=True)
+class LedgerResult:
+    accepted: int
+    stored: int
+    in_dlq: int
+    lost: int
+    duplicated: int
+    poison_accepted: int
+    lost_ids: tuple[str, ...] = ()
+    duplicated_ids: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.duplicated == 0
+
+    def line(self) -> str:
+        counts = ("lost", "duplicated", "in_dlq", "stored", "accepted")
+        return " ".join(f"{name}={getattr(self, name)}" for name in counts)
+
+
+def _dead_letter_keys(message: dict) -> set[str]:
+    keys = {message["MessageId"]}
+    source = message.get("MessageAttributes", {}).get("sourceMessageId")
+    if source:
+        keys.add(source["StringValue"])
+    try:
+        body = json.loads(message["Body"])
+        if isinstance(body, dict) and isinstance(body.get("eventId"), str):
+            keys.add(body["eventId"])
+    except ValueError:
+        pass
+    return keys
+
+
+def check_ledger(
+    entries: list[LedgerEntry], table_items: list[dict], dlq_messages: list[dict]
+) -> LedgerResult:
+    stored_counts = Counter(item["eventId"] for item in table_items)
+    dead_counts: Counter[str] = Counter()
+    for message in dlq_messages:
+        dead_counts.update(_dead_letter_keys(message))
+    lost, duplicated, stored, in_dlq = [], [], 0, 0
+    for entry in entries:
+        key = entry.event_id or entry.message_id
+        times_stored = stored_counts[key]
+        times_dead = max(dead_counts[entry.message_id], dead_counts[key])
+        if times_stored + times_dead == 0:
+            lost.append(key)
+        elif times_stored + times_dead > 1:
+            duplicated.append(key)
+        if times_stored:
+            stored += 1
+        elif times_dead:
+            in_dlq += 1
+    return LedgerResult(
+        len(entries),
+        stored,
+        in_dlq,
+        len(lost),
+        len(duplicated),
+        sum(e.poison for e in entries),
+        tuple(lost),
+        tuple(duplicated),
+    )
+
+
+def scan_table(table: Any) -> list[dict]:
+    response = table.scan()
+    items = response["Items"]
+    for _ in range(100_000):  # bounded pagination
+        if "LastEvaluatedKey" not in response:
+            break
+        response = table.scan(ExclusiveStartKey=response["LastEvaluatedKey"])
+        items += response["Items"]
+    return items
+
+
+def read_queue(sqs: Any, queue_url: str, limit: int = 100_000) -> list[dict]:
+    """Every message of a queue, without deleting any (each stays hidden while the scan runs)."""
+    seen: dict[str, dict] = {}
+    for _ in range(limit // 10 + 1):
+        batch = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=SCAN_VISIBILITY_SECONDS,
+            MessageAttributeNames=["All"],
+            AttributeNames=["All"],
+        ).get("Messages", [])
+        if not batch:
+            break
+        seen.update((m["MessageId"], m) for m in batch)
+    return list(seen.values())
