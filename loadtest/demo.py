@@ -1,0 +1,216 @@
+"""The scale-out/in test on the embedded AWS: `python -m loadtest.demo --stack dev` (what `make demo` runs).
+
+Phases: start moto_server; provision the stack from its stack file; measure the emulator's own ceiling;
+start the local event source mapping; run Locust's scale shape headless in a subprocess; wait for the queue
+to drain; check the ledger; write the run directory and REPORT.md. Exits 1 if anything is lost or
+duplicated, or a deadline passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import datetime
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import boto3
+
+from infra.resource_spec import StackSpec
+from infra.settings import KEYS, PROJECT_ROOT, from_stack_file
+from loadtest.emulator_ceiling import measure_ceiling
+from loadtest.esm_runner import EsmRunner, PollerConfig
+from loadtest.ledger import read_ledger
+from loadtest.ledger_check import check_ledger, read_queue, scan_table
+from loadtest.local_aws import LOCAL_REGION, aws_environment, moto_server, provision
+from loadtest.shapes import scale_stages, total_seconds
+
+DRAIN_DEADLINE_S = 120
+
+
+class Phases:
+    def __init__(self):
+        self.done: list[dict] = []
+
+    def run(self, name: str, action, *args, **kwargs):
+        print(f"[demo] {name} …", flush=True)
+        started = time.monotonic()
+        result = action(*args, **kwargs)
+        seconds = round(time.monotonic() - started, 2)
+        self.done.append({"name": name, "seconds": seconds})
+        print(f"[demo] {name}: done in {seconds} s", flush=True)
+        return result
+
+
+def run_locust(run_dir: Path, queue_url: str, env: dict, args) -> None:
+    command = [
+        str(Path(sys.executable).parent / "locust"),
+        "-f",
+        str(PROJECT_ROOT / "loadtest/locustfile.py"),
+        "--headless",
+        "--shape",
+        "scale",
+        "--peak-users",
+        str(args.peak_users),
+        "--stage-seconds",
+        str(args.stage_seconds),
+        "--user-rate",
+        str(args.user_rate),
+        "--batch-size",
+        str(args.batch_size),
+        "--poison-ratio",
+        str(args.poison_ratio),
+        "--queue-url",
+        queue_url,
+        "--ledger-dir",
+        str(run_dir / "ledger"),
+        "--stop-timeout",
+        "10",
+        "--csv",
+        str(run_dir / "locust"),
+        "--csv-full-history",
+        "--only-summary",
+    ]
+    duration = total_seconds(scale_stages(args.peak_users, args.stage_seconds))
+    with open(run_dir / "locust.log", "w") as log:
+        subprocess.run(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=duration + 60
+        )
+
+
+def wait_for_drain(runner: EsmRunner, deadline_s: float) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        visible, in_flight, _ = runner.depth()
+        if visible == 0 and in_flight == 0:
+            return
+        time.sleep(1)
+    raise TimeoutError(f"queue not drained within {deadline_s} s")
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["empty"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m loadtest.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", default="dev")
+    parser.add_argument("--peak-users", type=int, default=12)
+    parser.add_argument("--stage-seconds", type=float, default=12)
+    parser.add_argument("--user-rate", type=float, default=2.0, help="send calls per second per user")
+    parser.add_argument("--batch-size", type=int, default=10)
+    parser.add_argument("--poison-ratio", type=float, default=0.0)
+    parser.add_argument("--faults", default="", help="VEHICLE_PIPELINE_FAULTS for the handler (chaos runs)")
+    parser.add_argument("--run-dir", type=Path)
+    parser.add_argument("--no-report", action="store_true")
+    args = parser.parse_args(argv)
+
+    settings = from_stack_file(args.stack)
+    spec = StackSpec(args.stack, settings)
+    run_dir = args.run_dir or PROJECT_ROOT / "build" / "runs" / f"{args.stack}-lambda"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in [*run_dir.glob("ledger/*.jsonl"), *run_dir.glob("*.log")]:
+        stale.unlink()
+    phases = Phases()
+    started_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    with moto_server(log_path=run_dir / "moto.log") as endpoint:
+        env = {**os.environ, **aws_environment(endpoint)}
+        os.environ.update(aws_environment(endpoint))
+        local = phases.run("provision the stack on moto", provision, spec, endpoint)
+        ceiling = phases.run("measure the emulator's ceiling", measure_ceiling, endpoint)
+        handler_env = {
+            **aws_environment(endpoint),
+            "TABLE_NAME": local.table_name,
+            "DLQ_URL": local.dlq_url,
+            "POWERTOOLS_SERVICE_NAME": "vehicle-consumer",
+            "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "VEHICLE_PIPELINE_FAULTS": args.faults,
+        }
+        config = PollerConfig(
+            local.queue_url,
+            local.queue_arn,
+            LOCAL_REGION,
+            settings.batch_size,
+            settings.batching_window_seconds,
+            local.function_name,
+            settings.function_timeout_seconds,
+            settings.function_memory_mb,
+            handler_env,
+            log_path="",
+        )
+        runner = EsmRunner(config, local.dlq_url, settings.max_concurrency, run_dir / "pollers")
+        phases.run("start the event source mapping", runner.start)
+        runner.reset_clock()
+        phases.run("run the Locust scale shape", run_locust, run_dir, local.queue_url, env, args)
+        phases.run("drain the queue", wait_for_drain, runner, DRAIN_DEADLINE_S)
+        phases.run("stop the pollers", runner.stop)
+        items = phases.run("scan the table", scan_table, boto3.resource("dynamodb").Table(local.table_name))
+        dead = phases.run("read the DLQ", read_queue, boto3.client("sqs"), local.dlq_url)
+    ledger = read_ledger(run_dir / "ledger")
+    result = check_ledger(ledger, items, dead)
+    write_run(run_dir, args, spec, phases, started_at, ceiling, runner, items, result)
+    print(f"[demo] {result.line()}", flush=True)
+    if not args.no_report:
+        from loadtest import report
+
+        report.main(["--run-dir", str(run_dir)])
+    return 0 if result.ok else 1
+
+
+def write_run(run_dir, args, spec, phases, started_at, ceiling, runner, items, result) -> None:
+    write_csv(run_dir / "samples.csv", [dataclasses.asdict(s) for s in runner.samples])
+    latencies = sorted((int(i["storedAt"]), int(i["sentAt"]), i["eventId"]) for i in items if "sentAt" in i)
+    write_csv(
+        run_dir / "latencies.csv",
+        [
+            {"eventId": e, "sentAt": sent, "storedAt": stored, "latency_ms": stored - sent}
+            for stored, sent, e in latencies
+        ],
+    )
+    load_seconds = total_seconds(scale_stages(args.peak_users, args.stage_seconds))
+    first_stored = min((s for s, _, _ in latencies), default=0)
+    last_stored = max((s for s, _, _ in latencies), default=0)
+    stored_window = max(1e-9, (last_stored - first_stored) / 1000)
+    settings = spec.settings
+    run = {
+        "stack": spec.stack,
+        "mode": "lambda",
+        "region": LOCAL_REGION,
+        "started_at": started_at,
+        "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "settings": {key: getattr(settings, meta.field) for key, meta in KEYS.items()},
+        "phases": phases.done,
+        "shape": {
+            "peak_users": args.peak_users,
+            "stage_seconds": args.stage_seconds,
+            "user_rate": args.user_rate,
+            "batch_size": args.batch_size,
+            "poison_ratio": args.poison_ratio,
+            "faults": args.faults,
+        },
+        "emulator_ceiling": ceiling,
+        "ledger": {k: v for k, v in dataclasses.asdict(result).items() if not k.endswith("_ids")},
+        "runner": {"max_pollers": runner.max_pollers, **runner.totals},
+        "throughput": {
+            "produced_msgs_per_s": round(result.accepted / load_seconds, 1),
+            "stored_msgs_per_s": round(len(latencies) / stored_window, 1),
+            "stored_vs_ceiling": round(
+                len(latencies) / stored_window / ceiling["send_receive_delete_msgs_per_s"], 3
+            ),
+        },
+    }
+    (run_dir / "run.json").write_text(json.dumps(run, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
