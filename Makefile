@@ -21,8 +21,10 @@ lint: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(PY) -m pytest
 
-# The pipeline end to end on the embedded AWS (moto_server + the real handler), no AWS account needed.
-demo: smoke
+# The scale-out/in test on the embedded AWS (moto_server, local event source mapping, the real handler,
+# Locust's scale shape), no AWS account needed; ends with the ledger line and writes REPORT.md + report/*.png.
+demo: $(VENV)/.installed
+	$(PY) -m loadtest.demo --stack $(STACK)
 
 # Seconds: provision the stack on moto, send events (one invalid), drain them through the handler, check the ledger.
 smoke: $(VENV)/.installed
