@@ -1,0 +1,122 @@
+"""REPORT.md from a synthetic run: exact figures, Locust rows, valid PNG charts; and the AWS drain model."""
+
+import csv
+import json
+
+from loadtest import report
+from loadtest.scaling_model import LambdaModel, SeedEc2Model, human
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def write_csv(path, rows):
+    with open(path, "w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def synthetic_run(run_dir):
+    run_dir.mkdir()
+    run = {
+        "stack": "dev",
+        "mode": "lambda",
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "finished_at": "2026-01-01T00:02:00+00:00",
+        "settings": {"maxConcurrency": 5, "batchSize": 10},
+        "phases": [{"name": "run the Locust scale shape", "seconds": 100.0}],
+        "shape": {"peak_users": 4},
+        "emulator_ceiling": {"send_receive_delete_msgs_per_s": 400.0, "batch_send_msgs_per_s": 600.0},
+        "ledger": {
+            "accepted": 100,
+            "stored": 99,
+            "in_dlq": 1,
+            "lost": 0,
+            "duplicated": 0,
+            "poison_accepted": 1,
+        },
+        "runner": {
+            "max_pollers": 3,
+            "invocations": 12,
+            "records": 101,
+            "stored": 99,
+            "failed_records": 2,
+            "failed_invocations": 0,
+        },
+        "throughput": {"produced_msgs_per_s": 50.0, "stored_msgs_per_s": 48.0, "stored_vs_ceiling": 0.12},
+    }
+    (run_dir / "run.json").write_text(json.dumps(run))
+    write_csv(
+        run_dir / "latencies.csv",
+        [
+            {"eventId": f"e{i}", "sentAt": 1000 * i, "storedAt": 1000 * i + 10 * i, "latency_ms": 10 * i}
+            for i in range(1, 101)
+        ],
+    )
+    write_csv(
+        run_dir / "samples.csv",
+        [
+            {
+                "t_s": t,
+                "queue_visible": t % 3,
+                "queue_in_flight": 1,
+                "dlq_visible": 0,
+                "pollers": 1 + t // 4,
+                "stored_total": t * 10,
+            }
+            for t in range(10)
+        ],
+    )
+    stats = {
+        "Type": "SQS",
+        "Name": "SendMessageBatch",
+        "Request Count": "10",
+        "Failure Count": "0",
+        "Requests/s": "2.5",
+        "50%": "30",
+        "95%": "60",
+        "99%": "80",
+    }
+    write_csv(run_dir / "locust_stats.csv", [stats, stats | {"Type": "", "Name": "Aggregated"}])
+    write_csv(
+        run_dir / "locust_stats_history.csv",
+        [
+            {"Timestamp": 100 + t, "User Count": t, "Type": "", "Name": "Aggregated", "Requests/s": t / 2}
+            for t in range(5)
+        ],
+    )
+
+
+def test_report_holds_the_run_figures_and_valid_charts(tmp_path):
+    synthetic_run(tmp_path / "run")
+    out = tmp_path / "REPORT.md"
+
+    text = report.render(tmp_path / "run", tmp_path / "report", out)
+
+    assert (
+        "**`lost=0 duplicated=0 in_dlq=1 stored=99 accepted=100`** — no message lost or stored twice." in text
+    )
+    assert "| stored throughput / emulator ceiling | 0.12 |" in text
+    # latencies 10..1000 ms: p50 = 500 (index 50 of 100 → value 510 with rounding to nearest rank)
+    assert "| end-to-end latency p50 / p95 / p99 (ms) | 510 / 950 / 990 |" in text
+    assert "| SendMessageBatch | 10 | 0 | 2.5 | 30 | 60 | 80 |" in text
+    charts = sorted(p.name for p in (tmp_path / "report").glob("*.png"))
+    assert charts == ["latency.png", "queue_depth.png", "runner_concurrency.png", "users_and_send_rate.png"]
+    for name in charts:
+        assert f"(report/{name})" in text
+        assert (tmp_path / "report" / name).read_bytes()[:8] == PNG_MAGIC
+
+
+def test_lambda_ramp_and_seed_loop_drain_times():
+    # 5 concurrent batches of 10 at 0.1 s each = 500 msgs/s in the first second, 3000+ from the second on
+    assert LambdaModel(max_concurrency=5, batch_size=10).drain_seconds(1_000) == 2
+    assert LambdaModel(max_concurrency=1000, batch_size=10, batch_seconds=1).drain_seconds(100) == 2
+    # one instance (1,000 waiting → 1), ready at t=60, 10 messages per minute: 100 polls, the last at t=6,000
+    assert SeedEc2Model().drain_seconds(1_000) == 6_001
+    assert [human(s) for s in (59, 600, 7_200, 200_000, None)] == [
+        "59 s",
+        "10.0 min",
+        "2.0 h",
+        "2.3 d",
+        "> 30 d",
+    ]
