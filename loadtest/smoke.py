@@ -21,29 +21,8 @@ import boto3
 from consumer.vehicle_event import VehicleEvent
 from infra.resource_spec import StackSpec
 from infra.settings import from_stack_file
+from loadtest.esm_runner import lambda_event
 from loadtest.local_aws import LOCAL_REGION, aws_environment, moto_server, provision
-
-
-def lambda_record(message: dict, queue_arn: str) -> dict:
-    """An SQS message as Lambda hands it to the function."""
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": message.get("Attributes", {}),
-        "messageAttributes": {
-            name: {
-                "stringValue": value.get("StringValue"),
-                "binaryValue": value.get("BinaryValue"),
-                "dataType": value["DataType"],
-            }
-            for name, value in message.get("MessageAttributes", {}).items()
-        },
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": LOCAL_REGION,
-    }
 
 
 class _Context:
@@ -135,7 +114,7 @@ def _drain(sqs, queue_url: str, queue_arn: str, deadline_s: float = 60) -> int:
         ).get("Messages", [])
         if not messages:
             return invocations
-        response = lambda_handler({"Records": [lambda_record(m, queue_arn) for m in messages]}, _Context())
+        response = lambda_handler(lambda_event(messages, queue_arn, LOCAL_REGION), _Context())
         invocations += 1
         failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
         done = [m for m in messages if m["MessageId"] not in failed]
