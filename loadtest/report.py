@@ -111,6 +111,24 @@ def locust_rows(run_dir: Path) -> list[str]:
     return rows
 
 
+def benchmark_rows(bench_file: Path) -> list[str]:
+    """The last `make bench` figures, each benchmark with its ratio to the baseline run beside it."""
+    if not bench_file.exists():
+        return []
+    rows = [
+        "## Benchmarks (`make bench`)",
+        "",
+        "| benchmark | ratio | goal | met | figures |",
+        "|---|---|---|---|---|",
+    ]
+    for name, figures in json.loads(bench_file.read_text()).items():
+        detail = ", ".join(f"{k}={v}" for k, v in figures.items() if k not in ("ratio", "goal", "met"))
+        rows.append(
+            f"| {name} | {figures.get('ratio', '')} | {figures.get('goal', '')} | {figures.get('met', '')} | {detail} |"
+        )
+    return [*rows, ""]
+
+
 def render(run_dir: Path, charts_dir: Path, out: Path) -> str:
     run = json.loads((run_dir / "run.json").read_text())
     drawn = charts(run_dir, charts_dir)
@@ -162,6 +180,7 @@ def render(run_dir: Path, charts_dir: Path, out: Path) -> str:
         "",
         "Settings: `" + json.dumps(run["settings"], default=str) + "`",
         "",
+        *benchmark_rows(PROJECT_ROOT / "build" / "bench.json"),
         "## Scale-out on AWS, modelled",
         "",
         "Time to drain a backlog of N messages with Lambda's SQS poller (starts at 5 concurrent batches, adds up to"

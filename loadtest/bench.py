@@ -1,0 +1,185 @@
+"""Benchmarks, each against a baseline run side by side in this same script: `make bench`.
+
+The machine is shared and noisy, so every figure is a ratio against a baseline measured in the same run,
+never an absolute time, and nothing here is asserted by a test. Writes build/bench.json (the report's
+Benchmarks section reads it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import boto3
+
+from infra.code_package import write_zip
+from infra.resource_spec import StackSpec
+from infra.settings import PROJECT_ROOT, StackSettings
+from loadtest.esm_runner import lambda_event
+from loadtest.local_aws import LOCAL_REGION, aws_environment, moto_server, provision
+from loadtest.sqs_producer import OutgoingMessage, SqsProducer
+from loadtest.vehicles import VehicleFactory
+
+BENCH_FILE = PROJECT_ROOT / "build" / "bench.json"
+
+
+def producer(endpoint: str, queue_url: str, count: int = 2000) -> dict:
+    """Messages per client CPU-second: batches of 10 vs one SendMessage per message (the seeds' way)."""
+    factory = VehicleFactory(seed=1)
+    messages = [OutgoingMessage(factory.event().to_json()) for _ in range(count)]
+    sqs = boto3.client("sqs", endpoint_url=endpoint)
+    client = SqsProducer(queue_url, client=sqs)
+
+    def cpu_per_message(batch: int) -> float:
+        started = time.process_time()
+        for start in range(0, count, batch):
+            client.send(messages[start : start + batch])
+        sqs.purge_queue(QueueUrl=queue_url)  # keep moto's per-call scan short for the next round
+        return (time.process_time() - started) / count
+
+    single, batched = cpu_per_message(1), cpu_per_message(10)
+    return {
+        "batch_msgs_per_cpu_s": round(1 / batched),
+        "single_msgs_per_cpu_s": round(1 / single),
+        "ratio": round(single / batched, 2),
+        "goal": "≥ 5×",
+        "met": single / batched >= 5,
+    }
+
+
+def consumer(local, count: int = 10_000) -> dict:
+    """DynamoDB calls and client CPU per record: the real handler vs a seed-style handler (put_item each)."""
+    from consumer import handler
+
+    calls = {"n": 0}
+    dynamodb = boto3.resource("dynamodb")
+    dynamodb.meta.client.meta.events.register(
+        "before-call.dynamodb.*", lambda **_: calls.__setitem__("n", calls["n"] + 1)
+    )
+    table = dynamodb.Table(local.table_name)
+    factory = VehicleFactory(seed=2)
+    bodies = [factory.event().to_json() for _ in range(count)]
+    fake = [
+        {
+            "MessageId": f"m{i}",
+            "ReceiptHandle": "r",
+            "Body": b,
+            "MD5OfBody": "",
+            "Attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1790000000000"},
+        }
+        for i, b in enumerate(bodies)
+    ]
+    events = [lambda_event(fake[i : i + 10], local.queue_arn, LOCAL_REGION) for i in range(0, count, 10)]
+
+    def seed_style(event: dict) -> None:  # seed 004's usual answer: parse and put_item, one call per record
+        for record in event["Records"]:
+            item = json.loads(record["body"])
+            table.put_item(Item={"eventId": record["messageId"] + "-seed", **item, "eventTime": 1})
+
+    from consumer.event_store import DynamoEventStore
+
+    handler.processor.use_store(DynamoEventStore(local.table_name, dynamodb=dynamodb))
+
+    class Context:
+        function_name, memory_limit_in_mb, aws_request_id = "bench", 256, "bench"
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+
+    def measure(invoke) -> tuple[float, float]:
+        calls["n"] = 0
+        started = time.process_time()
+        for event in events:
+            invoke(event)
+        return calls["n"] / count, (time.process_time() - started) / count
+
+    baseline_calls, baseline_cpu = measure(seed_style)
+    calls_per_record, cpu = measure(lambda event: handler.lambda_handler(event, Context()))
+    return {
+        "dynamodb_calls_per_record": round(calls_per_record, 3),
+        "seed_calls_per_record": round(baseline_calls, 3),
+        "cpu_ms_per_record": round(cpu * 1000, 3),
+        "seed_cpu_ms_per_record": round(baseline_cpu * 1000, 3),
+        "ratio": round(cpu / baseline_cpu, 3),
+        "goal": "≤ 0.1 calls/record and ≤ 1/3 the CPU",
+        "met": calls_per_record <= 0.1 and cpu / baseline_cpu <= 1 / 3,
+    }
+
+
+def _import_seconds(statement: str) -> float:
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    env = {**os.environ, "POWERTOOLS_METRICS_NAMESPACE": "Bench", "AWS_DEFAULT_REGION": "us-east-1"}
+    return float(subprocess.check_output([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, text=True))
+
+
+def cold_start(runs: int = 7) -> dict:
+    """Import time of the handler vs its bare dependencies, alternating fresh interpreters, median ratio."""
+    bare = (
+        "import boto3; from aws_lambda_powertools import Logger, Metrics, Tracer; "
+        "from aws_lambda_powertools.utilities.batch import BatchProcessor; import fastjsonschema"
+    )
+    handler, baseline = [], []
+    for _ in range(runs):
+        baseline.append(_import_seconds(bare))
+        handler.append(_import_seconds("import consumer.handler"))
+    ratio = statistics.median(handler) / statistics.median(baseline)
+    with tempfile.TemporaryDirectory() as folder:
+        size = write_zip(Path(folder) / "consumer.zip").stat().st_size
+    return {
+        "handler_import_ms": round(statistics.median(handler) * 1000),
+        "bare_import_ms": round(statistics.median(baseline) * 1000),
+        "ratio": round(ratio, 2),
+        "package_bytes": size,
+        "goal": "≤ 1.3× and ≤ 64 KB",
+        "met": ratio <= 1.3 and size <= 64 * 1024,
+    }
+
+
+def pipeline() -> dict:
+    """From the last `make demo` run: stored msgs/s against the emulator's ceiling measured in that run."""
+    run_file = PROJECT_ROOT / "build" / "runs" / "dev-lambda" / "run.json"
+    if not run_file.exists():
+        return {"note": "run `make demo` first"}
+    run = json.loads(run_file.read_text())
+    return {
+        "stored_msgs_per_s": run["throughput"]["stored_msgs_per_s"],
+        "ceiling_msgs_per_s": run["emulator_ceiling"]["send_receive_delete_msgs_per_s"],
+        "ratio": run["throughput"]["stored_vs_ceiling"],
+        "goal": "≥ 0.8× of the ceiling",
+        "met": run["throughput"]["stored_vs_ceiling"] >= 0.8,
+    }
+
+
+def main() -> int:
+    results = {}
+    with moto_server() as endpoint:
+        os.environ.update(
+            aws_environment(endpoint),
+            POWERTOOLS_METRICS_DISABLED="true",
+            POWERTOOLS_METRICS_NAMESPACE="Bench",
+            POWERTOOLS_LOG_LEVEL="WARNING",
+        )
+        local = provision(StackSpec("bench", StackSettings()), endpoint)
+        print("[bench] producer: batch of 10 vs single sends …", flush=True)
+        results["producer"] = producer(endpoint, local.queue_url)
+        print(f"[bench] producer: {results['producer']}", flush=True)
+        print("[bench] consumer: 10,000 records, bulk writes vs put_item per record …", flush=True)
+        results["consumer"] = consumer(local)
+        print(f"[bench] consumer: {results['consumer']}", flush=True)
+    print("[bench] cold start: handler import vs bare dependencies …", flush=True)
+    results["cold_start"] = cold_start()
+    print(f"[bench] cold start: {results['cold_start']}", flush=True)
+    results["pipeline"] = pipeline()
+    print(f"[bench] pipeline: {results['pipeline']}", flush=True)
+    BENCH_FILE.parent.mkdir(parents=True, exist_ok=True)
+    BENCH_FILE.write_text(json.dumps(results, indent=2))
+    print(f"[bench] wrote {BENCH_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
