@@ -26,8 +26,9 @@ def idempotency_key(event: VehicleEvent, record: SQSRecord) -> str:
 
 
 def build_item(event: VehicleEvent, record: SQSRecord, stored_at_ms: int) -> dict[str, Any]:
-    attributes = record.attributes
-    sent_timestamp = _int_attribute(attributes.sent_timestamp)
+    # .get, not the typed properties: those raise KeyError when SQS leaves an attribute out.
+    attributes = record.raw_event.get("attributes") or {}
+    sent_timestamp = _int_attribute(attributes.get("SentTimestamp"))
     item: dict[str, Any] = {
         "eventId": idempotency_key(event, record),
         "keySource": "eventId" if event.event_id else "messageId",
@@ -42,12 +43,12 @@ def build_item(event: VehicleEvent, record: SQSRecord, stored_at_ms: int) -> dic
         "messageId": record.message_id,
         "status": STATUS_STORED,
         "storedAt": stored_at_ms,
-        "attempts": _int_attribute(attributes.approximate_receive_count) or 1,
+        "attempts": _int_attribute(attributes.get("ApproximateReceiveCount")) or 1,
     }
     optional = {
         "sentAt": event.sent_at,
         "enqueuedAt": sent_timestamp,
-        "receivedAt": _int_attribute(attributes.approximate_first_receive_timestamp),
+        "receivedAt": _int_attribute(attributes.get("ApproximateFirstReceiveTimestamp")),
     }
     item.update({name: value for name, value in optional.items() if value is not None})
     return item

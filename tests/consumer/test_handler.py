@@ -194,3 +194,12 @@ def test_any_store_exception_fails_those_records_instead_of_the_invocation(store
 def test_tiny_float_mileage_is_stored_rounded(store, table):
     assert invoke(sqs_record(vehicle_body("e1", mileage=5e-324), "m1")) == {"batchItemFailures": []}
     assert scan_all(table)[0]["mileage"] == Decimal("0.0")
+
+
+def test_records_missing_optional_sqs_attributes_are_still_stored(store, table):
+    record = sqs_record(vehicle_body("e1", sent_at=1_790_000_000_000), "m1")
+    record["attributes"] = {"SentTimestamp": "1790000000100"}  # no receive count or first-receive time
+
+    assert invoke(record) == {"batchItemFailures": []}
+    [item] = scan_all(table)
+    assert (item["attempts"], "receivedAt" in item, item["enqueuedAt"]) == (1, False, 1_790_000_000_100)
