@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime
 import json
 import os
 import platform
@@ -205,13 +206,105 @@ def render(run_dir: Path, charts_dir: Path, out: Path) -> str:
     return text
 
 
+def from_cloudwatch(
+    run_dir: Path, charts_dir: Path, stack_outputs: Path, start: str, end: str, stack: str
+) -> list[str]:
+    """An AWS run: the series from CloudWatch into samples.csv, the ledger checked against the real table
+    and DLQ, the dashboard's widgets as images. Returns the report lines that link the dashboard."""
+    import boto3
+
+    from loadtest.cloudwatch_source import dashboard_images, samples
+    from loadtest.ledger import read_ledger
+    from loadtest.ledger_check import check_ledger, read_queue, scan_table
+
+    outputs = json.loads(stack_outputs.read_text())
+    session = boto3.session.Session(region_name=outputs["region"])
+    begin, finish = (datetime.datetime.fromisoformat(t) for t in (start, end))
+    rows = samples(session.client("cloudwatch"), outputs, begin, finish)
+    with open(run_dir / "samples.csv", "w", newline="") as out:
+        writer = csv.DictWriter(
+            out,
+            fieldnames=["t_s", "queue_visible", "queue_in_flight", "dlq_visible", "pollers", "stored_total"],
+        )
+        writer.writeheader()
+        writer.writerows(rows)
+    result = check_ledger(
+        read_ledger(run_dir / "ledger"),
+        scan_table(session.resource("dynamodb").Table(outputs["tableName"])),
+        read_queue(session.client("sqs"), outputs["dlqUrl"]),
+    )
+    seconds = max(1.0, (finish - begin).total_seconds())
+    from infra.settings import KEYS, from_stack_file
+
+    settings = from_stack_file(stack)
+    run = {
+        "stack": stack,
+        "mode": "aws",
+        "started_at": start,
+        "finished_at": end,
+        "settings": {key: getattr(settings, meta.field) for key, meta in KEYS.items()},
+        "phases": [],
+        "shape": {},
+        "emulator_ceiling": {"send_receive_delete_msgs_per_s": "n/a on AWS"},
+        "ledger": {
+            k: getattr(result, k)
+            for k in ("accepted", "stored", "in_dlq", "lost", "duplicated", "poison_accepted")
+        },
+        "runner": {
+            "max_pollers": max((r["pollers"] for r in rows), default=0),
+            "invocations": "see dashboard",
+            "records": result.accepted,
+            "failed_records": "see dashboard",
+            "failed_invocations": "see dashboard",
+        },
+        "throughput": {
+            "produced_msgs_per_s": round(result.accepted / seconds, 1),
+            "stored_msgs_per_s": round(result.stored / seconds, 1),
+            "stored_vs_ceiling": "n/a on AWS",
+        },
+    }
+    (run_dir / "run.json").write_text(json.dumps(run, indent=2))
+    links = [f"Dashboard: {outputs.get('dashboardUrl', 'not deployed')}", ""]
+    if "dashboardName" in outputs:
+        links += [
+            f"![{title}]({os.path.relpath(charts_dir, PROJECT_ROOT)}/{name})"
+            for title, name in dashboard_images(
+                session.client("cloudwatch"), outputs["dashboardName"], charts_dir
+            )
+        ]
+    return links
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtest.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("--run-dir", type=Path, default=PROJECT_ROOT / "build" / "runs" / "dev-lambda")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "REPORT.md")
     parser.add_argument("--charts-dir", type=Path, default=PROJECT_ROOT / "report")
+    parser.add_argument(
+        "--source",
+        choices=["local", "cloudwatch"],
+        default="local",
+        help="cloudwatch: read the series of a deployed stack (needs --stack-outputs, --start, --end)",
+    )
+    parser.add_argument("--stack-outputs", type=Path, help="JSON of `pulumi stack output --json`")
+    parser.add_argument("--start", help="ISO time the load started (cloudwatch source)")
+    parser.add_argument("--end", help="ISO time the load ended (cloudwatch source)")
+    parser.add_argument(
+        "--stack", default="dev", help="stack whose settings the run used (cloudwatch source)"
+    )
     args = parser.parse_args(argv)
-    render(args.run_dir, args.charts_dir, args.out)
+    extra: list[str] = []
+    if args.source == "cloudwatch":
+        if not (args.stack_outputs and args.start and args.end):
+            parser.error("--source cloudwatch needs --stack-outputs, --start and --end")
+        extra = from_cloudwatch(
+            args.run_dir, args.charts_dir, args.stack_outputs, args.start, args.end, args.stack
+        )
+    text = render(args.run_dir, args.charts_dir, args.out)
+    if extra:
+        args.out.write_text(
+            text.replace("## Run\n", "## CloudWatch dashboard\n\n" + "\n".join(extra) + "\n\n## Run\n", 1)
+        )
     print(f"[report] wrote {args.out}")
     return 0
 
