@@ -22,12 +22,13 @@ from pathlib import Path
 
 import boto3
 
+from consumer.redrive import scan as read_dead_letters
 from infra.resource_spec import StackSpec
 from infra.settings import KEYS, PROJECT_ROOT, from_stack_file
 from loadtest.emulator_ceiling import measure_ceiling
 from loadtest.esm_runner import EsmRunner, PollerConfig
 from loadtest.ledger import read_ledger
-from loadtest.ledger_check import check_ledger, read_queue, scan_table
+from loadtest.ledger_check import check_ledger, scan_table
 from loadtest.local_aws import LOCAL_REGION, aws_environment, moto_server, provision
 from loadtest.shapes import scale_stages, total_seconds
 
@@ -161,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             phases.run("stop the pollers", runner.stop)  # always, before moto_server goes away
         items = phases.run("scan the table", scan_table, boto3.resource("dynamodb").Table(local.table_name))
-        dead = phases.run("read the DLQ", read_queue, boto3.client("sqs"), local.dlq_url)
+        dead = phases.run("read the DLQ", read_dead_letters, boto3.client("sqs"), local.dlq_url)
     ledger = read_ledger(run_dir / "ledger")
     result = check_ledger(ledger, items, dead)
     write_run(run_dir, args, spec, phases, started_at, ceiling, runner, items, result)

@@ -13,8 +13,6 @@ from typing import Any
 
 from loadtest.ledger import LedgerEntry
 
-SCAN_VISIBILITY_SECONDS = 300
-
 
 @dataclasses.dataclass(frozen=True)
 class LedgerResult:
@@ -91,20 +89,3 @@ def scan_table(table: Any) -> list[dict]:
         response = table.scan(ExclusiveStartKey=response["LastEvaluatedKey"])
         items += response["Items"]
     return items
-
-
-def read_queue(sqs: Any, queue_url: str, limit: int = 100_000) -> list[dict]:
-    """Every message of a queue, without deleting any (each stays hidden while the scan runs)."""
-    seen: dict[str, dict] = {}
-    for _ in range(limit // 10 + 1):
-        batch = sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=10,
-            VisibilityTimeout=SCAN_VISIBILITY_SECONDS,
-            MessageAttributeNames=["All"],
-            AttributeNames=["All"],
-        ).get("Messages", [])
-        if not batch:
-            break
-        seen.update((m["MessageId"], m) for m in batch)
-    return list(seen.values())

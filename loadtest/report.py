@@ -213,9 +213,10 @@ def from_cloudwatch(
     and DLQ, the dashboard's widgets as images. Returns the report lines that link the dashboard."""
     import boto3
 
+    from consumer.redrive import scan as read_dead_letters
     from loadtest.cloudwatch_source import dashboard_images, samples
     from loadtest.ledger import read_ledger
-    from loadtest.ledger_check import check_ledger, read_queue, scan_table
+    from loadtest.ledger_check import check_ledger, scan_table
 
     outputs = json.loads(stack_outputs.read_text())
     session = boto3.session.Session(region_name=outputs["region"])
@@ -231,7 +232,7 @@ def from_cloudwatch(
     result = check_ledger(
         read_ledger(run_dir / "ledger"),
         scan_table(session.resource("dynamodb").Table(outputs["tableName"])),
-        read_queue(session.client("sqs"), outputs["dlqUrl"]),
+        read_dead_letters(session.client("sqs"), outputs["dlqUrl"]),
     )
     seconds = max(1.0, (finish - begin).total_seconds())
     from infra.settings import KEYS, from_stack_file

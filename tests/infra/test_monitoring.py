@@ -1,32 +1,13 @@
 """Monitoring on the mocked graph of every stack: alarms with actions and configured thresholds, a dashboard
 whose every metric names a resource of the graph, and the saved Logs Insights queries."""
 
-import pytest
-
-from infra.resource_spec import StackSpec
-from infra.settings import from_stack_file
-from tests.infra.pulumi_harness import Graph, run_program, stacks
+from tests.infra.pulumi_harness import Graph, run_program
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 TOPIC = "aws:sns/topic:Topic"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 QUERY = "aws:cloudwatch/queryDefinition:QueryDefinition"
-
-
-@pytest.fixture(scope="module", params=stacks())
-def stack(request) -> str:
-    return request.param
-
-
-@pytest.fixture(scope="module")
-def graph(stack) -> Graph:
-    return run_program(stack)
-
-
-@pytest.fixture(scope="module")
-def spec(stack) -> StackSpec:
-    return StackSpec(stack, from_stack_file(stack))
 
 
 def alarms_by_key(graph: Graph) -> dict[str, dict]:

@@ -11,13 +11,11 @@ import re
 from pathlib import Path
 
 import pulumi
-import pytest
 
 from infra import policies
 from infra.code_package import package_files
-from infra.resource_spec import StackSpec
-from infra.settings import PROJECT_ROOT, SQS_MAX_RETENTION_SECONDS, from_stack_file, region_of
-from tests.infra.pulumi_harness import Graph, Resource, run_program, stacks
+from infra.settings import PROJECT_ROOT, SQS_MAX_RETENTION_SECONDS, region_of
+from tests.infra.pulumi_harness import Resource, run_program, stacks
 
 QUEUE = "aws:sqs/queue:Queue"
 QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
@@ -28,21 +26,6 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 TLS_ONLY = {"Bool": {"aws:SecureTransport": "false"}}
-
-
-@pytest.fixture(scope="module", params=stacks())
-def stack(request) -> str:
-    return request.param
-
-
-@pytest.fixture(scope="module")
-def graph(stack) -> Graph:
-    return run_program(stack)
-
-
-@pytest.fixture(scope="module")
-def spec(stack) -> StackSpec:
-    return StackSpec(stack, from_stack_file(stack))
 
 
 def arn(resource: Resource) -> str:
