@@ -41,6 +41,7 @@ class ConsumerFunction(pulumi.ComponentResource):
         super().__init__("vehicle-pipeline:infra:ConsumerFunction", name, None, opts)
         child = ResourceOptions(parent=self)
         spec, settings = args.spec, args.spec.settings
+        routing = settings.route_permanent_errors_to_dlq
 
         # Declared, not left to Lambda's first invocation: otherwise the group would be created without a
         # retention (logs kept forever) and outside the stack.
@@ -60,9 +61,10 @@ class ConsumerFunction(pulumi.ComponentResource):
         self.role_policy = aws.iam.RolePolicy(
             f"{name}-role-policy",
             role=self.role.id,
-            policy=Output.all(args.queue_arn, args.table_arn, self.log_group.arn, args.dlq_arn).apply(
-                lambda arns: json.dumps(policies.consumer_policy(*arns))
-            ),
+            # The DLQ send right exists only when the function routes permanent errors there.
+            policy=Output.all(
+                args.queue_arn, args.table_arn, self.log_group.arn, args.dlq_arn if routing else None
+            ).apply(lambda arns: json.dumps(policies.consumer_policy(*arns))),
             opts=child,
         )
         self.function = self._function(name, args)
@@ -100,14 +102,17 @@ class ConsumerFunction(pulumi.ComponentResource):
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="Text", log_group=self.log_group.name
             ),
+            # Reserved: the poller is never throttled by other functions, and this one can never take more
+            # than its share of the account (validated ≥ maxConcurrency).
+            reserved_concurrent_executions=settings.reserved_concurrency,
             environment=aws.lambda_.FunctionEnvironmentArgs(
                 variables={
                     "TABLE_NAME": args.table_name,
-                    # Invalid records go straight to the DLQ with their reason (consumer/dead_letters.py).
-                    "DLQ_URL": args.dlq_url,
                     "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                     "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
                     "POWERTOOLS_LOG_LEVEL": settings.log_level,
+                    # Invalid records go straight to the DLQ with their reason (consumer/dead_letters.py).
+                    **({"DLQ_URL": args.dlq_url} if settings.route_permanent_errors_to_dlq else {}),
                 }
             ),
             # The first invocation must find its log group (with retention) and its rights already in place.

@@ -147,6 +147,16 @@ KEYS: dict[str, _Key] = {
     "readCapacity": _Key("read_capacity", _as_int, "table read capacity units when PROVISIONED"),
     "metricsNamespace": _Key("metrics_namespace", _as_str, "CloudWatch namespace of the consumer's metrics"),
     "logLevel": _Key("log_level", _as_str, "consumer log level (DEBUG, INFO, WARNING, ERROR)"),
+    "routePermanentErrorsToDlq": _Key(
+        "route_permanent_errors_to_dlq",
+        _as_bool,
+        "send invalid records to the DLQ at once, with their reason",
+    ),
+    "reservedConcurrency": _Key(
+        "reserved_concurrency_override",
+        _as_int,
+        "function reserved concurrency (≥ maxConcurrency, ≤ 1000; default maxConcurrency)",
+    ),
     "alarmsEnabled": _Key("alarms_enabled", _as_bool, "CloudWatch alarms (all notify the alarm SNS topic)"),
     "alarmEmail": _Key("alarm_email", _as_str, "email subscribed to the alarm topic (none when unset)"),
     "oldestMessageAgeAlarmSeconds": _Key(
@@ -192,6 +202,8 @@ class StackSettings:
     read_capacity: int = 5
     metrics_namespace: str = "VehiclePipeline"
     log_level: str = "INFO"
+    route_permanent_errors_to_dlq: bool = True
+    reserved_concurrency_override: int | None = None
     alarms_enabled: bool = True
     alarm_email: str | None = None
     oldest_message_age_alarm_seconds: int = 300
@@ -206,6 +218,15 @@ class StackSettings:
         if self.visibility_timeout_seconds is not None:
             return self.visibility_timeout_seconds
         return 6 * self.function_timeout_seconds + self.batching_window_seconds
+
+    @property
+    def reserved_concurrency(self) -> int:
+        """Never below the ESM's maximum, so the poller's concurrency is always available to it."""
+        return (
+            self.max_concurrency
+            if self.reserved_concurrency_override is None
+            else self.reserved_concurrency_override
+        )
 
     @property
     def dlq_retention_seconds(self) -> int:
@@ -314,6 +335,14 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
         yield "metricsNamespace", s.metrics_namespace, "must be letters, digits, '/', '-' or '_'"
     if s.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         yield "logLevel", s.log_level, "must be DEBUG, INFO, WARNING or ERROR"
+    if s.reserved_concurrency_override is not None and not (
+        s.max_concurrency <= s.reserved_concurrency_override <= 1000
+    ):
+        yield (
+            "reservedConcurrency",
+            s.reserved_concurrency_override,
+            f"must be between maxConcurrency ({s.max_concurrency}) and 1000",
+        )
     if s.alarm_email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", s.alarm_email):
         yield "alarmEmail", s.alarm_email, "must be an email address"
     if outside(s.oldest_message_age_alarm_seconds, 60, s.message_retention_seconds):

@@ -83,6 +83,11 @@ INVALID = [
         f"batchsize = '10': unknown key; known keys: {', '.join(sorted(KEYS))}",
         id="unknown-key",
     ),
+    pytest.param(
+        {"maxConcurrency": "10", "reservedConcurrency": "5"},
+        "reservedConcurrency = 5: must be between maxConcurrency (10) and 1000",
+        id="reserved-below-max",
+    ),
     pytest.param({"alarmEmail": "ops"}, "alarmEmail = 'ops': must be an email address", id="alarm-email"),
     pytest.param(
         {"alarmsEnabled": "sometimes"}, "alarmsEnabled = 'sometimes': must be true or false", id="alarms-bool"

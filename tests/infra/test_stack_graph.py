@@ -296,3 +296,25 @@ def test_on_demand_table_declares_no_capacity():
     assert "readCapacity" not in table.inputs
     assert "writeCapacity" not in table.inputs
     assert "readCapacity" not in table.inputs["globalSecondaryIndexes"][0]
+
+
+def test_function_reserves_at_least_the_mappings_concurrency(graph, spec):
+    function = graph.one(FUNCTION)
+    mapping = graph.one(MAPPING)
+    reserved = function.inputs["reservedConcurrentExecutions"]
+    assert reserved == spec.settings.reserved_concurrency
+    assert reserved >= mapping.inputs["scalingConfig"]["maximumConcurrency"]
+
+
+def test_without_dlq_routing_the_role_cannot_send_to_the_dlq_and_the_function_has_no_dlq_url():
+    routed = run_program("dev")
+    unrouted = run_program("dev", {"routePermanentErrorsToDlq": False})
+
+    def dlq_senders(graph):
+        dlq_arn = graph.one(QUEUE, "-dlq").state["arn"]
+        return [s["Sid"] for _, s in graph.statements("Allow") if s.get("Resource") == dlq_arn]
+
+    assert dlq_senders(routed) == ["RoutePermanentErrors"]
+    assert dlq_senders(unrouted) == []
+    assert "DLQ_URL" in routed.one(FUNCTION).inputs["environment"]["variables"]
+    assert "DLQ_URL" not in unrouted.one(FUNCTION).inputs["environment"]["variables"]
