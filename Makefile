@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STACK  ?= dev
 
-.PHONY: test lint unit demo smoke bench fuzz lock clean
+.PHONY: test lint unit demo chaos smoke bench fuzz lock clean
 
 # The venv is rebuilt whenever the lock file changes; a fresh clone needs nothing installed by hand.
 $(VENV)/.installed: requirements.lock
@@ -25,6 +25,10 @@ unit: $(VENV)/.installed
 # Locust's scale shape), no AWS account needed; ends with the ledger line and writes REPORT.md + report/*.png.
 demo: $(VENV)/.installed
 	$(PY) -m loadtest.demo --stack $(STACK)
+
+# The scale test with faults at once: 1% poison, 1% throttled writes, 1% timeout overruns, one poller SIGKILLed.
+chaos: $(VENV)/.installed
+	$(PY) -m loadtest.demo --stack $(STACK) --chaos
 
 # Seconds: provision the stack on moto, send events (one invalid), drain them through the handler, check the ledger.
 smoke: $(VENV)/.installed

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.consumer_function import ConsumerFunction, ConsumerFunctionArgs
+from infra.encryption import EncryptionKey, EncryptionKeyArgs
 from infra.monitoring import Monitoring, MonitoringArgs
 from infra.queues import EventQueues, EventQueuesArgs
 from infra.resource_spec import StackSpec
@@ -19,8 +20,9 @@ settings = from_pulumi_config(pulumi.Config())
 spec = StackSpec(pulumi.get_stack(), settings)
 region = aws.get_region().region
 
-queues = EventQueues("events", EventQueuesArgs(spec))
-table = EventTable("vehicle-events", EventTableArgs(spec))
+encryption = EncryptionKey("encryption", EncryptionKeyArgs(spec, region))
+queues = EventQueues("events", EventQueuesArgs(spec, encryption.key_arn))
+table = EventTable("vehicle-events", EventTableArgs(spec, encryption.key_arn))
 consumer = ConsumerFunction(
     "consumer",
     ConsumerFunctionArgs(
@@ -31,6 +33,7 @@ consumer = ConsumerFunction(
         dlq_arn=queues.dlq_arn,
         table_name=table.table_name,
         table_arn=table.table_arn,
+        kms_key_arn=encryption.key_arn,
     ),
 )
 
@@ -44,6 +47,7 @@ monitoring = Monitoring(
         function_name=consumer.function_name,
         table_name=table.table_name,
         log_group_name=consumer.log_group_name,
+        kms_key_arn=encryption.key_arn,
     ),
 )
 
@@ -57,3 +61,4 @@ pulumi.export("producerPolicyArn", queues.producer_policy_arn)
 pulumi.export("dashboardName", monitoring.dashboard_name)
 pulumi.export("dashboardUrl", monitoring.dashboard_url)
 pulumi.export("alarmTopicArn", monitoring.topic.arn)
+pulumi.export("kmsKeyArn", encryption.key_arn)  # None when the stack uses AWS-managed keys

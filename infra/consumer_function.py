@@ -26,6 +26,7 @@ class ConsumerFunctionArgs:
     dlq_arn: Input[str]
     table_name: Input[str]
     table_arn: Input[str]
+    kms_key_arn: Input[str] | None = None  # logs, environment and the role's key rights; None: AWS-managed
 
 
 def code_archive() -> pulumi.AssetArchive:
@@ -49,6 +50,7 @@ class ConsumerFunction(pulumi.ComponentResource):
             f"{name}-logs",
             name=spec.log_group_name,
             retention_in_days=settings.log_retention_days,
+            kms_key_id=args.kms_key_arn,
             opts=child,
         )
         self.role = aws.iam.Role(
@@ -63,7 +65,11 @@ class ConsumerFunction(pulumi.ComponentResource):
             role=self.role.id,
             # The DLQ send right exists only when the function routes permanent errors there.
             policy=Output.all(
-                args.queue_arn, args.table_arn, self.log_group.arn, args.dlq_arn if routing else None
+                args.queue_arn,
+                args.table_arn,
+                self.log_group.arn,
+                args.dlq_arn if routing else None,
+                args.kms_key_arn,
             ).apply(lambda arns: json.dumps(policies.consumer_policy(*arns))),
             opts=child,
         )
@@ -105,6 +111,7 @@ class ConsumerFunction(pulumi.ComponentResource):
             # Reserved: the poller is never throttled by other functions, and this one can never take more
             # than its share of the account (validated ≥ maxConcurrency).
             reserved_concurrent_executions=settings.reserved_concurrency,
+            kms_key_arn=args.kms_key_arn,  # environment variables at rest
             environment=aws.lambda_.FunctionEnvironmentArgs(
                 variables={
                     "TABLE_NAME": args.table_name,

@@ -24,6 +24,7 @@ class MonitoringArgs:
     function_name: Input[str]
     table_name: Input[str]
     log_group_name: Input[str]
+    kms_key_arn: Input[str] | None = None  # None: an unencrypted topic (alarms cannot publish to aws/sns)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,7 +134,7 @@ class Monitoring(pulumi.ComponentResource):
             "table": "TableName",
         }
 
-        self.topic = aws.sns.Topic(f"{name}-alarms", opts=child)
+        self.topic = aws.sns.Topic(f"{name}-alarms", kms_master_key_id=args.kms_key_arn, opts=child)
         if settings.alarm_email:
             aws.sns.TopicSubscription(
                 f"{name}-alarm-email",

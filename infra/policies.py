@@ -15,16 +15,91 @@ CONSUMER_TABLE_ACTIONS = ["dynamodb:BatchWriteItem", "dynamodb:PutItem"]
 CONSUMER_LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
 XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 
+# Customer-managed key: what each party needs, reached only through the service that uses the key
+# (kms:ViaService), so none of these rights decrypts anything directly. SQS: a sender needs GenerateDataKey
+# and Decrypt (for the data key it reuses), a receiver Decrypt. DynamoDB: a writer Encrypt, Decrypt and
+# GenerateDataKey, the set the CDK grants a table's writers.
+KMS_SENDER_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
+KMS_RECEIVER_ACTIONS = ["kms:Decrypt"]
+KMS_TABLE_WRITER_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"]
+# The account administers the key (never uses it directly): named actions, none of them a decrypt.
+KMS_ADMIN_ACTIONS = [
+    "kms:DescribeKey",
+    "kms:GetKeyPolicy",
+    "kms:PutKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:EnableKeyRotation",
+    "kms:ListResourceTags",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateKeyDescription",
+    "kms:ListGrants",
+    "kms:RevokeGrant",
+    "kms:EnableKey",
+    "kms:DisableKey",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:CreateAlias",
+    "kms:UpdateAlias",
+    "kms:DeleteAlias",
+]
+# What the account's IAM policies may grant on the key, through the services below only. CreateGrant lets
+# DynamoDB and Lambda (environment variables) hold the key for the table and the function.
+KMS_DELEGATED_ACTIONS = [
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKey",
+    "kms:DescribeKey",
+    "kms:CreateGrant",
+]
+KMS_SERVICES = ("sqs", "dynamodb", "lambda")
+KMS_LOGS_ACTIONS = [
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:DescribeKey",
+]
+KMS_ALARM_PUBLISHER_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
+
 
 def _document(*statements: dict) -> dict:
     return {"Version": VERSION, "Statement": list(statements)}
 
 
-def producer_policy(queue_arn: str) -> dict:
-    """What a producer needs, on this queue only: the managed policy users attach to their senders."""
-    return _document(
+def _region(arn: str) -> str:
+    return arn.split(":")[3]
+
+
+def _via(service: str, region: str) -> dict:
+    return {"StringEquals": {"kms:ViaService": f"{service}.{region}.amazonaws.com"}}
+
+
+def _key_use(sid: str, actions: list[str], key_arn: str, service: str, region: str) -> dict:
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": key_arn,
+        "Condition": _via(service, region),
+    }
+
+
+def producer_policy(queue_arn: str, kms_key_arn: str | None = None) -> dict:
+    """What a producer needs, on this queue only: the managed policy users attach to their senders; with a
+    customer-managed key, that key's data keys through SQS."""
+    statements = [
         {"Sid": "SendVehicleEvents", "Effect": "Allow", "Action": PRODUCER_ACTIONS, "Resource": queue_arn}
-    )
+    ]
+    if kms_key_arn is not None:
+        statements.append(
+            _key_use("EncryptMessages", KMS_SENDER_ACTIONS, kms_key_arn, "sqs", _region(queue_arn))
+        )
+    return _document(*statements)
 
 
 def queue_policy(queue_arn: str, producer_principals: list[str]) -> dict:
@@ -61,9 +136,16 @@ def dead_letter_queue_policy(dlq_arn: str) -> dict:
     )
 
 
-def consumer_policy(queue_arn: str, table_arn: str, log_group_arn: str, dlq_arn: str | None = None) -> dict:
+def consumer_policy(
+    queue_arn: str,
+    table_arn: str,
+    log_group_arn: str,
+    dlq_arn: str | None = None,
+    kms_key_arn: str | None = None,
+) -> dict:
     """The consumer function's rights: read its queue, write its table, its own logs, X-Ray; the DLQ only
-    when it routes permanent errors there (`dlq_arn` given)."""
+    when it routes permanent errors there (`dlq_arn` given); with a customer-managed key, that key through
+    SQS (the event source mapping receives with this role) and DynamoDB only."""
     statements = [
         {"Sid": "ConsumeQueue", "Effect": "Allow", "Action": CONSUMER_QUEUE_ACTIONS, "Resource": queue_arn},
         {"Sid": "WriteEvents", "Effect": "Allow", "Action": CONSUMER_TABLE_ACTIONS, "Resource": table_arn},
@@ -86,7 +168,70 @@ def consumer_policy(queue_arn: str, table_arn: str, log_group_arn: str, dlq_arn:
                 "Resource": dlq_arn,
             }
         )
+    if kms_key_arn is not None:
+        region = _region(queue_arn)
+        statements.append(_key_use("DecryptEvents", KMS_RECEIVER_ACTIONS, kms_key_arn, "sqs", region))
+        statements.append(_key_use("UseTableKey", KMS_TABLE_WRITER_ACTIONS, kms_key_arn, "dynamodb", region))
+        if dlq_arn is not None:
+            statements.append(
+                _key_use("EncryptDeadLetters", ["kms:GenerateDataKey"], kms_key_arn, "sqs", region)
+            )
     return _document(*statements)
+
+
+def kms_key_policy(account_id: str, region: str, log_group_arns: list[str]) -> dict:
+    """Key policy of the key `createKmsKey` makes. In a key policy `"Resource": "*"` means this key.
+
+    The account administers the key and may grant its use to IAM principals only through SQS, DynamoDB and
+    Lambda; CloudWatch Logs may use it for this stack's log groups only; CloudWatch alarms of this account
+    may publish to the encrypted alarm topic. Nobody else, and no direct decrypt for anyone.
+    """
+    root = {"AWS": f"arn:aws:iam::{account_id}:root"}
+    return _document(
+        {
+            "Sid": "AccountAdministersTheKey",
+            "Effect": "Allow",
+            "Principal": root,
+            "Action": KMS_ADMIN_ACTIONS,
+            "Resource": "*",
+        },
+        {
+            "Sid": "AccountUsesTheKeyThroughItsServicesOnly",
+            "Effect": "Allow",
+            "Principal": root,
+            "Action": KMS_DELEGATED_ACTIONS,
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {
+                    "kms:ViaService": [f"{service}.{region}.amazonaws.com" for service in KMS_SERVICES],
+                    "kms:CallerAccount": account_id,
+                }
+            },
+        },
+        {
+            "Sid": "CloudWatchLogsEncryptsThisStacksLogGroups",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+            "Action": KMS_LOGS_ACTIONS,
+            "Resource": "*",
+            "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": list(log_group_arns)}},
+        },
+        {
+            "Sid": "CloudWatchAlarmsPublishToTheEncryptedTopic",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": KMS_ALARM_PUBLISHER_ACTIONS,
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        },
+        {
+            "Sid": "DynamoDbDescribesTheKey",
+            "Effect": "Allow",
+            "Principal": {"Service": "dynamodb.amazonaws.com"},
+            "Action": ["kms:DescribeKey"],
+            "Resource": "*",
+        },
+    )
 
 
 def lambda_assume_role_policy() -> dict:

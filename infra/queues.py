@@ -8,26 +8,33 @@ from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
-from pulumi import Output, ResourceOptions
+from pulumi import Input, Output, ResourceOptions
 
 from infra import policies
 from infra.resource_spec import QueueSpec, StackSpec
+
+KMS_DATA_KEY_REUSE_SECONDS = 300
 
 
 @dataclasses.dataclass(frozen=True)
 class EventQueuesArgs:
     spec: StackSpec
+    kms_key_arn: Input[str] | None = None  # None: SQS-managed encryption
 
 
-def _queue_args(queue: QueueSpec) -> dict:
+def _queue_args(queue: QueueSpec, kms_key_arn: Input[str] | None) -> dict:
     """Arguments both queues share; the FIFO-only ones are left unset on a standard queue."""
     args = {
         "name": queue.name,
         "fifo_queue": queue.fifo,
-        "sqs_managed_sse_enabled": True,
         "visibility_timeout_seconds": queue.visibility_timeout_seconds,
         "message_retention_seconds": queue.message_retention_seconds,
     }
+    if kms_key_arn is None:
+        args["sqs_managed_sse_enabled"] = True
+    else:  # the two are exclusive; a data key is reused for 5 minutes (the default) to bound KMS calls
+        args["kms_master_key_id"] = kms_key_arn
+        args["kms_data_key_reuse_period_seconds"] = KMS_DATA_KEY_REUSE_SECONDS
     if queue.fifo:
         # Producers send an explicit deduplication id (their eventId), as the local pipeline does.
         args["content_based_deduplication"] = False
@@ -54,11 +61,11 @@ class EventQueues(pulumi.ComponentResource):
         spec = args.spec
 
         self.dead_letter_queue = aws.sqs.Queue(
-            f"{name}-dlq", **_queue_args(spec.dead_letter_queue), opts=child
+            f"{name}-dlq", **_queue_args(spec.dead_letter_queue, args.kms_key_arn), opts=child
         )
         self.queue = aws.sqs.Queue(
             f"{name}-queue",
-            **_queue_args(spec.queue),
+            **_queue_args(spec.queue, args.kms_key_arn),
             redrive_policy=self.dead_letter_queue.arn.apply(spec.queue.redrive_policy),
             opts=child,
         )
@@ -66,7 +73,9 @@ class EventQueues(pulumi.ComponentResource):
         self.producer_policy = aws.iam.Policy(
             f"{name}-producer-policy",
             description=f"Send vehicle events to {spec.queue.name}",
-            policy=self.queue.arn.apply(lambda arn: json.dumps(policies.producer_policy(arn))),
+            policy=Output.all(self.queue.arn, args.kms_key_arn).apply(
+                lambda arns: json.dumps(policies.producer_policy(*arns))
+            ),
             opts=child,
         )
 

@@ -50,6 +50,8 @@ LOG_RETENTION_DAYS = (
 )
 ARCHITECTURES = ("arm64", "x86_64")
 PYTHON_RUNTIMES = ("python3.12", "python3.13")
+# A key, not an alias: grants and key policies name the key itself.
+KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f-]{36})")
 # Public Powertools v3 layer (account 017000801446), built per Python version and architecture.
 POWERTOOLS_LAYER_VERSION = 27
 
@@ -157,6 +159,16 @@ KEYS: dict[str, _Key] = {
         _as_int,
         "function reserved concurrency (≥ maxConcurrency, ≤ 1000; default maxConcurrency)",
     ),
+    "createKmsKey": _Key(
+        "create_kms_key",
+        _as_bool,
+        "make a customer-managed KMS key (rotation on) for queues, table, logs and alarm topic",
+    ),
+    "kmsKeyArn": _Key(
+        "kms_key_arn",
+        _as_str,
+        "bring your own customer-managed KMS key instead (unset: AWS-managed encryption)",
+    ),
     "alarmsEnabled": _Key("alarms_enabled", _as_bool, "CloudWatch alarms (all notify the alarm SNS topic)"),
     "alarmEmail": _Key("alarm_email", _as_str, "email subscribed to the alarm topic (none when unset)"),
     "oldestMessageAgeAlarmSeconds": _Key(
@@ -204,6 +216,8 @@ class StackSettings:
     log_level: str = "INFO"
     route_permanent_errors_to_dlq: bool = True
     reserved_concurrency_override: int | None = None
+    create_kms_key: bool = False
+    kms_key_arn: str | None = None
     alarms_enabled: bool = True
     alarm_email: str | None = None
     oldest_message_age_alarm_seconds: int = 300
@@ -227,6 +241,11 @@ class StackSettings:
             if self.reserved_concurrency_override is None
             else self.reserved_concurrency_override
         )
+
+    @property
+    def customer_managed_key(self) -> bool:
+        """Queues, table, logs and alarm topic use one customer-managed key (created or brought)."""
+        return self.create_kms_key or self.kms_key_arn is not None
 
     @property
     def dlq_retention_seconds(self) -> int:
@@ -343,6 +362,15 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
             s.reserved_concurrency_override,
             f"must be between maxConcurrency ({s.max_concurrency}) and 1000",
         )
+    if s.kms_key_arn is not None:
+        if s.create_kms_key:
+            yield "kmsKeyArn", s.kms_key_arn, "bring a key or set createKmsKey, not both"
+        elif not KMS_KEY_ARN.fullmatch(s.kms_key_arn):
+            yield (
+                "kmsKeyArn",
+                s.kms_key_arn,
+                "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)",
+            )
     if s.alarm_email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", s.alarm_email):
         yield "alarmEmail", s.alarm_email, "must be an email address"
     if outside(s.oldest_message_age_alarm_seconds, 60, s.message_retention_seconds):

@@ -6,7 +6,7 @@ import dataclasses
 
 import pulumi
 import pulumi_aws as aws
-from pulumi import ResourceOptions
+from pulumi import Input, ResourceOptions
 
 from infra.resource_spec import (
     TABLE_ATTRIBUTE_TYPES,
@@ -21,6 +21,7 @@ from infra.resource_spec import (
 @dataclasses.dataclass(frozen=True)
 class EventTableArgs:
     spec: StackSpec
+    kms_key_arn: Input[str] | None = None  # None: the AWS-owned key
 
 
 def _capacity(spec: StackSpec) -> dict:
@@ -64,7 +65,9 @@ class EventTable(pulumi.ComponentResource):
                 )
             ],
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
-            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
+                enabled=True, kms_key_arn=args.kms_key_arn
+            ),
             deletion_protection_enabled=spec.settings.deletion_protection,
             **capacity,
             opts=ResourceOptions(parent=self),

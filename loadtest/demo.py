@@ -16,12 +16,15 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 import boto3
 
+from consumer.redrive import NO_REASON, reason_of
 from consumer.redrive import scan as read_dead_letters
 from infra.resource_spec import StackSpec
 from infra.settings import KEYS, PROJECT_ROOT, from_stack_file
@@ -115,13 +118,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=10)
     parser.add_argument("--poison-ratio", type=float, default=0.0)
     parser.add_argument("--faults", default="", help="VEHICLE_PIPELINE_FAULTS for the handler (chaos runs)")
+    parser.add_argument(
+        "--chaos",
+        action="store_true",
+        help="fault injection: 1%% poison, 1%% throttled writes, 1%% timeout overruns, and one poller "
+        "SIGKILLed mid-run (make chaos)",
+    )
     parser.add_argument("--run-dir", type=Path)
     parser.add_argument("--no-report", action="store_true")
     args = parser.parse_args(argv)
+    if args.chaos:
+        args.poison_ratio = args.poison_ratio or 0.01
+        args.faults = args.faults or "dynamodb_failure_ratio=0.01,overrun_ratio=0.01"
+    mode = "chaos" if args.chaos else "lambda"
 
     settings = from_stack_file(args.stack)
     spec = StackSpec(args.stack, settings)
-    run_dir = args.run_dir or PROJECT_ROOT / "build" / "runs" / f"{args.stack}-lambda"
+    run_dir = args.run_dir or PROJECT_ROOT / "build" / "runs" / f"{args.stack}-{mode}"
     run_dir.mkdir(parents=True, exist_ok=True)
     for stale in [*run_dir.glob("ledger/*.jsonl"), *run_dir.glob("*.log")]:
         stale.unlink()
@@ -156,25 +169,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         runner = EsmRunner(config, local.dlq_url, settings.max_concurrency, run_dir / "pollers")
         phases.run("start the event source mapping", runner.start)
         runner.reset_clock()
+        load_seconds = total_seconds(scale_stages(args.peak_users, args.stage_seconds))
+        killer = threading.Timer(load_seconds / 2, runner.kill_one_poller) if args.chaos else None
+        # Failed batches come back only after the visibility timeout (and overruns after the function's).
+        drain_deadline = DRAIN_DEADLINE_S + (
+            3 * settings.queue_visibility_timeout_seconds if args.chaos else 0
+        )
         try:
+            if killer:
+                killer.start()
             phases.run("run the Locust scale shape", run_locust, run_dir, local.queue_url, env, args)
-            drained = phases.run("drain the queue", wait_for_drain, runner, DRAIN_DEADLINE_S)
+            drained = phases.run("drain the queue", wait_for_drain, runner, drain_deadline)
         finally:
+            if killer:
+                killer.cancel()
             phases.run("stop the pollers", runner.stop)  # always, before moto_server goes away
         items = phases.run("scan the table", scan_table, boto3.resource("dynamodb").Table(local.table_name))
         dead = phases.run("read the DLQ", read_dead_letters, boto3.client("sqs"), local.dlq_url)
     ledger = read_ledger(run_dir / "ledger")
     result = check_ledger(ledger, items, dead)
-    write_run(run_dir, args, spec, phases, started_at, ceiling, runner, items, result)
+    reasons = dict(Counter(reason_of(message) for message in dead))
+    write_run(run_dir, args, spec, phases, started_at, ceiling, runner, items, result, mode, reasons)
     print(f"[demo] {result.line()}", flush=True)
-    if not args.no_report:
+    if args.chaos:
+        print(f"[demo] faults: {json.dumps(runner.totals)}; DLQ by reason: {json.dumps(reasons)}", flush=True)
+    report_run = PROJECT_ROOT / "build" / "runs" / f"{args.stack}-lambda"
+    if not args.no_report and (report_run / "run.json").exists():
         from loadtest import report
 
-        report.main(["--run-dir", str(run_dir)])
-    return 0 if result.ok and drained else 1
+        report.main(["--run-dir", str(report_run)])
+    # Every poison message must be in the DLQ with a reason, not merely somewhere.
+    poison_routed = sum(count for reason, count in reasons.items() if reason != NO_REASON)
+    return 0 if result.ok and drained and poison_routed >= result.poison_accepted else 1
 
 
-def write_run(run_dir, args, spec, phases, started_at, ceiling, runner, items, result) -> None:
+def write_run(run_dir, args, spec, phases, started_at, ceiling, runner, items, result, mode, reasons) -> None:
     write_csv(run_dir / "samples.csv", [dataclasses.asdict(s) for s in runner.samples])
     latencies = sorted((int(i["storedAt"]), int(i["sentAt"]), i["eventId"]) for i in items if "sentAt" in i)
     write_csv(
@@ -191,7 +220,8 @@ def write_run(run_dir, args, spec, phases, started_at, ceiling, runner, items, r
     settings = spec.settings
     run = {
         "stack": spec.stack,
-        "mode": "lambda",
+        "mode": mode,
+        "dlq_reasons": reasons,
         "region": LOCAL_REGION,
         "started_at": started_at,
         "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -125,6 +125,9 @@ def run_poller(config: PollerConfig, stop, counters) -> None:
             )
         counters.put(
             {
+                "routed_to_dlq": outcome["routed_to_dlq"],
+                "write_failures": outcome["write_failures"],
+                "timeouts": outcome["timeouts"],
                 "invocations": 1,
                 "records": len(messages),
                 "stored": outcome["stored"],
@@ -169,10 +172,18 @@ def _invoke(handler, config: PollerConfig, messages: list[dict], request_id: str
         failed_ids = {failure["itemIdentifier"] for failure in failures}
         if not failed_ids <= {m["MessageId"] for m in messages}:
             raise ValueError("batchItemFailures names a message that was not in the batch")
-        return {"failed_ids": failed_ids, "stored": handler.processor.outcome.stored}
+        outcome = handler.processor.outcome
+        return {
+            "failed_ids": failed_ids,
+            "stored": outcome.stored,
+            "routed_to_dlq": sum(outcome.routed_to_dlq.values()),
+            "write_failures": sum(outcome.write_failures.values()),
+            "timeouts": 0,
+        }
     except Exception as error:  # exception, timeout, malformed response: Lambda retries the whole batch
         print(f"invocation {request_id} failed as a whole: {type(error).__name__}: {error}", flush=True)
-        return {"failed_ids": None, "stored": 0}
+        timeout = int(isinstance(error, InvocationTimeout))
+        return {"failed_ids": None, "stored": 0, "routed_to_dlq": 0, "write_failures": 0, "timeouts": timeout}
     finally:
         signal.alarm(0)
 
@@ -210,6 +221,7 @@ class EsmRunner:
         self._context = multiprocessing.get_context("spawn")
         self._counters = self._context.Queue()
         self._pollers: list[tuple[Any, Any]] = []  # (process, stop event)
+        self._pollers_lock = threading.Lock()  # the controller and a chaos kill both change the list
         self._retired: list[Any] = []  # scaled-in processes finishing their last batch
         self.totals = {
             "invocations": 0,
@@ -217,6 +229,10 @@ class EsmRunner:
             "stored": 0,
             "failed_records": 0,
             "failed_invocations": 0,
+            "routed_to_dlq": 0,  # invalid records the handler sent to the DLQ itself
+            "write_failures": 0,  # records DynamoDB did not take (throttling, injected or real)
+            "timeouts": 0,  # invocations that overran the function timeout
+            "pollers_killed": 0,
         }
         self.samples: list[Sample] = []
         self.max_pollers = 0
@@ -250,6 +266,18 @@ class EsmRunner:
         process, stop = self._pollers.pop()
         stop.set()  # finishes its in-flight batch, then exits; joined at stop()
         self._retired.append(process)
+
+    def kill_one_poller(self) -> int | None:
+        """SIGKILL a poller mid-batch, as a crashed host would: its messages reappear after the visibility
+        timeout, and the controller starts a replacement if the backlog needs one."""
+        with self._pollers_lock:
+            if not self._pollers:
+                return None
+            process, _ = self._pollers.pop(0)
+        process.kill()
+        process.join()
+        self.totals["pollers_killed"] += 1
+        return process.pid
 
     def _drain_counters(self) -> None:
         while True:
@@ -298,11 +326,12 @@ class EsmRunner:
             self.samples.append(
                 Sample(round(now - self._t0, 2), visible, in_flight, dlq, self.pollers, self.totals["stored"])
             )
-            desired = self.desired_pollers(visible, in_flight, now)
-            while self.pollers < desired:
-                self._add_poller()
-            while self.pollers > desired:
-                self._remove_poller()
+            with self._pollers_lock:
+                desired = self.desired_pollers(visible, in_flight, now)
+                while self.pollers < desired:
+                    self._add_poller()
+                while self.pollers > desired:
+                    self._remove_poller()
             self._stop.wait(max(0.0, 1 - (time.monotonic() - now)))
 
     def reset_clock(self) -> None:

@@ -112,6 +112,37 @@ def locust_rows(run_dir: Path) -> list[str]:
     return rows
 
 
+def fault_rows(chaos_run: Path) -> list[str]:
+    """The last `make chaos` run: faults injected at once, and where every message ended."""
+    if not chaos_run.exists():
+        return []
+    run = json.loads(chaos_run.read_text())
+    ledger, totals = run["ledger"], run["runner"]
+    verdict = "no message lost or stored twice" if ledger["lost"] == ledger["duplicated"] == 0 else "FAILED"
+    return [
+        "## Fault injection (`make chaos`)",
+        "",
+        f"At once: {run['shape']['poison_ratio']:.0%} poison bodies from the producer, handler faults "
+        f"`{run['shape']['faults']}` (throttling-style write failures, invocations overrunning the timeout), "
+        f"and {totals['pollers_killed']} poller SIGKILLed mid-run (its batch came back after the visibility timeout).",
+        "",
+        f"**`lost={ledger['lost']} duplicated={ledger['duplicated']} in_dlq={ledger['in_dlq']} stored={ledger['stored']}"
+        f" accepted={ledger['accepted']}`** — {verdict}.",
+        "",
+        "| count | value |",
+        "|---|---|",
+        f"| events accepted by SQS | {ledger['accepted']} |",
+        f"| poison bodies accepted | {ledger['poison_accepted']} |",
+        f"| poison routed to the DLQ by the consumer (with a reason) | {totals['routed_to_dlq']} |",
+        f"| transient write failures injected (retried by SQS) | {totals['write_failures']} |",
+        f"| invocations that overran the timeout (whole batch retried) | {totals['timeouts']} |",
+        f"| deliveries to the handler / retries beyond the first | {totals['records']} / {totals['records'] - ledger['accepted']} |",
+        f"| stored / in DLQ / lost / duplicated | {ledger['stored']} / {ledger['in_dlq']} / {ledger['lost']} / {ledger['duplicated']} |",
+        f"| DLQ by reason | {json.dumps(run.get('dlq_reasons', {}))} |",
+        "",
+    ]
+
+
 def benchmark_rows(bench_file: Path) -> list[str]:
     """The last `make bench` figures, each benchmark with its ratio to the baseline run beside it."""
     if not bench_file.exists():
@@ -186,6 +217,7 @@ def render(run_dir: Path, charts_dir: Path, out: Path) -> str:
         "",
         "Settings: `" + json.dumps(run["settings"], default=str) + "`",
         "",
+        *fault_rows(PROJECT_ROOT / "build" / "runs" / f"{run['stack']}-chaos" / "run.json"),
         *benchmark_rows(PROJECT_ROOT / "build" / "bench.json"),
         "## Scale-out on AWS, modelled",
         "",

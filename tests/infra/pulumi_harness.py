@@ -166,9 +166,10 @@ _ARNS = {
     "aws:cloudwatch/compositeAlarm:CompositeAlarm": "arn:aws:cloudwatch:{region}:{account}:alarm:{name}",
     "aws:cloudwatch/dashboard:Dashboard": "arn:aws:cloudwatch::{account}:dashboard/{name}",
     "aws:iam/role:Role": "arn:aws:iam::{account}:role/{name}",
+    "aws:kms/key:Key": "arn:aws:kms:{region}:{account}:key/{name}",
+    "aws:kms/alias:Alias": "arn:aws:kms:{region}:{account}:{name}",
     "aws:iam/policy:Policy": "arn:aws:iam::{account}:policy/{name}",
     "aws:sns/topic:Topic": "arn:aws:sns:{region}:{account}:{name}",
-    "aws:kms/key:Key": "arn:aws:kms:{region}:{account}:key/{name}",
 }
 # Attachments of a policy to a queue, topic or role: no ARN of their own.
 _ATTACHMENTS = {
@@ -192,6 +193,7 @@ def _physical_name(token: str, logical: str, inputs: Mapping[str, Any]) -> str:
 
 
 _ESM = "aws:lambda/eventSourceMapping:EventSourceMapping"
+_KMS_KEY = "aws:kms/key:Key"
 
 
 def _computed(
@@ -203,7 +205,7 @@ def _computed(
         resource_id = _attachment_id(token, name, inputs)
         named = {"name": name} if token == "aws:iam/rolePolicy:RolePolicy" else {}
         return resource_id, {"id": resource_id, **named}
-    if token == _ESM:  # addressed by a UUID the service assigns, not by a name
+    if token in (_ESM, _KMS_KEY):  # addressed by a UUID the service assigns, not by a name
         name = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{region}/{account}/{logical}"))
     service = token.split(":")[1].split("/")[0]
     template = _ARNS.get(token, "arn:aws:" + service + ":{region}:{account}:{name}")
@@ -218,6 +220,8 @@ def _computed(
     elif token == _ESM:
         del computed["name"]
         computed |= {"uuid": name, "functionArn": inputs.get("functionName")}
+    elif token == _KMS_KEY:
+        computed = {"arn": arn, "keyId": name}
     elif token in ("aws:iam/policy:Policy", "aws:sns/topic:Topic"):
         resource_id = arn
     elif token == "aws:iam/role:Role":

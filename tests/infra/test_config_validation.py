@@ -13,6 +13,7 @@ from tests.infra.pulumi_harness import run_failing_program
 
 RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922]
 RETENTION_DAYS += [3288, 3653]
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 SCALING = "must be 2–1000 (event source mapping ScalingConfig)"
 
 # One case per rule: the raw config (strings, as pulumi.Config returns them) and the one line expected.
@@ -87,6 +88,19 @@ INVALID = [
         {"maxConcurrency": "10", "reservedConcurrency": "5"},
         "reservedConcurrency = 5: must be between maxConcurrency (10) and 1000",
         id="reserved-below-max",
+    ),
+    pytest.param(
+        {"createKmsKey": "true", "kmsKeyArn": KEY_ARN},
+        f"kmsKeyArn = '{KEY_ARN}': bring a key or set createKmsKey, not both",
+        id="kms-both",
+    ),
+    pytest.param(
+        {"kmsKeyArn": "alias/mine"},
+        "kmsKeyArn = 'alias/mine': must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)",
+        id="kms-alias",
+    ),
+    pytest.param(
+        {"createKmsKey": "yes"}, "createKmsKey = 'yes': must be true or false", id="kms-create-bool"
     ),
     pytest.param({"alarmEmail": "ops"}, "alarmEmail = 'ops': must be an email address", id="alarm-email"),
     pytest.param(

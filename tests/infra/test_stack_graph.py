@@ -32,11 +32,17 @@ def arn(resource: Resource) -> str:
     return resource.state["arn"]
 
 
+def with_key(graph, key_input: str) -> dict:
+    """The input naming the stack's customer-managed key, absent with AWS-managed keys (test_encryption)."""
+    key = graph.outputs["kmsKeyArn"]
+    return {key_input: key} if key else {}
+
+
 def test_the_repository_has_the_documented_stacks():
     assert {"dev", "prod"} <= set(stacks())
 
 
-def test_each_component_declares_exactly_its_resources(graph):
+def test_each_component_declares_exactly_its_resources(graph, spec):
     def children(component_type: str) -> list[tuple[str, str]]:
         component = graph.one(component_type)
         return sorted((child.type, child.name) for child in graph.children_of(component))
@@ -57,14 +63,16 @@ def test_each_component_declares_exactly_its_resources(graph):
         (MAPPING, "consumer-event-source"),
         (FUNCTION, "consumer-function"),
     ]
+    made_key = [("aws:kms/alias:Alias", "encryption-alias"), ("aws:kms/key:Key", "encryption-key")]
+    assert children("vehicle-pipeline:infra:EncryptionKey") == (
+        made_key if spec.settings.create_kms_key else []
+    )
 
 
-def test_queues_are_encrypted_sized_and_redrive_to_a_dlq_of_the_same_type(graph, spec):
+def test_queues_are_sized_and_redrive_to_a_dlq_of_the_same_type(graph, spec):
     queue, dlq = graph.one(QUEUE, "-queue"), graph.one(QUEUE, "-dlq")
     s = spec.settings
     assert (queue.inputs["name"], dlq.inputs["name"]) == (spec.queue.name, spec.dead_letter_queue.name)
-    assert queue.inputs["sqsManagedSseEnabled"] is True
-    assert dlq.inputs["sqsManagedSseEnabled"] is True
     assert queue.inputs["fifoQueue"] is dlq.inputs["fifoQueue"] is s.fifo
     assert queue.inputs["visibilityTimeoutSeconds"] == s.queue_visibility_timeout_seconds
     assert (
@@ -124,7 +132,9 @@ def test_dlq_policy_denies_plain_http(graph):
 
 def test_producer_policy_sends_to_the_queue_only(graph):
     producer = graph.one("aws:iam/policy:Policy", "-producer-policy")
-    assert producer.json("policy") == policies.producer_policy(arn(graph.one(QUEUE, "-queue")))
+    assert producer.json("policy") == policies.producer_policy(
+        arn(graph.one(QUEUE, "-queue")), graph.outputs["kmsKeyArn"]
+    )
 
 
 def test_no_allow_statement_grants_wildcards(graph):
@@ -134,7 +144,7 @@ def test_no_allow_statement_grants_wildcards(graph):
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         assert [a for a in actions if a == "*" or a.endswith(":*")] == [], resource.name
         assert statement.get("Principal") != "*", resource.name
-        if statement.get("Resource") == "*":
+        if statement.get("Resource") == "*" and resource.type != "aws:kms/key:Key":  # there, "*" is the key
             assert sorted(actions) == sorted(policies.XRAY_ACTIONS), resource.name
 
 
@@ -159,7 +169,7 @@ def test_table_has_the_key_design_recovery_encryption_and_stack_deletion_protect
     }
     assert table.inputs["billingMode"] == s.billing_mode
     assert table.inputs["pointInTimeRecovery"] == {"enabled": True}
-    assert table.inputs["serverSideEncryption"] == {"enabled": True}
+    assert table.inputs["serverSideEncryption"] == {"enabled": True, **with_key(graph, "kmsKeyArn")}
     assert table.inputs["deletionProtectionEnabled"] is s.deletion_protection
 
 
@@ -178,12 +188,17 @@ def test_consumer_role_has_named_actions_on_its_own_resources_only(graph):
         table_arn=arn(graph.one(TABLE)),
         log_group_arn=arn(graph.one(LOG_GROUP)),
         dlq_arn=arn(graph.one(QUEUE, "-dlq")),
+        kms_key_arn=graph.outputs["kmsKeyArn"],
     )
 
 
 def test_log_group_is_the_functions_and_has_a_retention(graph, spec):
     logs = graph.one(LOG_GROUP)
-    assert logs.inputs == {"name": spec.log_group_name, "retentionInDays": spec.settings.log_retention_days}
+    assert logs.inputs == {
+        "name": spec.log_group_name,
+        "retentionInDays": spec.settings.log_retention_days,
+        **with_key(graph, "kmsKeyId"),
+    }
 
 
 def test_function_is_traced_layered_configured_and_waits_for_its_logs_and_rights(graph, spec):
