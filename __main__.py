@@ -12,11 +12,11 @@ from infra.encryption import EncryptionKey, EncryptionKeyArgs
 from infra.monitoring import Monitoring, MonitoringArgs
 from infra.queues import EventQueues, EventQueuesArgs
 from infra.resource_spec import StackSpec
-from infra.settings import from_pulumi_config
+from infra.stack_settings import load_settings
 from infra.table import EventTable, EventTableArgs
 
 # Validated before anything is declared: a bad value stops the program naming its key, value and rule.
-settings = from_pulumi_config(pulumi.Config())
+settings = load_settings()
 spec = StackSpec(pulumi.get_stack(), settings)
 region = aws.get_region().region
 

@@ -389,9 +389,13 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
 
 
 # ---- loaders -----------------------------------------------------------------------------------------
-def from_pulumi_config(config: Any) -> StackSettings:
-    """Read every known key from a `pulumi.Config(PROJECT)` (values arrive as strings)."""
-    raw = {key: config.get(key) for key in KEYS}
+def from_pulumi_config(config: Any, configured_keys: Iterable[str] = ()) -> StackSettings:
+    """Read every known key from a `pulumi.Config(PROJECT)` (values arrive as strings). `configured_keys`
+    are the full keys the stack sets (`project:key`): an unknown one in this project (a typo) is an error,
+    not a silently ignored setting."""
+    prefix = f"{PROJECT}:"
+    unknown = {key[len(prefix) :] for key in configured_keys if key.startswith(prefix)} - set(KEYS)
+    raw = {key: config.get(key) for key in [*KEYS, *sorted(unknown)]}
     return StackSettings.from_raw({key: value for key, value in raw.items() if value is not None})
 
 

@@ -151,11 +151,11 @@ def test_every_fault_is_reported_at_once():
     ]
 
 
-def test_program_with_bad_config_declares_nothing():
-    error, graph = run_failing_program("dev", {"maxConcurrency": 1})
+@pytest.mark.parametrize(("raw", "line"), INVALID)
+def test_program_with_bad_config_declares_nothing(raw, line):
+    """The same cases through the whole program: it stops at the settings, before any resource or output."""
+    error, graph = run_failing_program("dev", raw)
     assert isinstance(error, ConfigError)
-    assert problem_lines(error) == [
-        "vehicle-pipeline:maxConcurrency = 1: must be 2–1000 (event source mapping ScalingConfig)"
-    ]
+    assert problem_lines(error) == [f"vehicle-pipeline:{line}"]
     assert graph.resources == ()
     assert graph.outputs == {}
