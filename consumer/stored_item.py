@@ -49,6 +49,8 @@ def build_item(event: VehicleEvent, record: SQSRecord, stored_at_ms: int) -> dic
         "sentAt": event.sent_at,
         "enqueuedAt": sent_timestamp,
         "receivedAt": _int_attribute(attributes.get("ApproximateFirstReceiveTimestamp")),
+        # FIFO: the queue's order within the vehicle's message group, to check storage kept it.
+        "sequenceNumber": _int_attribute(attributes.get("SequenceNumber")),
     }
     item.update({name: value for name, value in optional.items() if value is not None})
     return item

@@ -36,8 +36,10 @@ def _queue_args(queue: QueueSpec, kms_key_arn: Input[str] | None) -> dict:
         args["kms_master_key_id"] = kms_key_arn
         args["kms_data_key_reuse_period_seconds"] = KMS_DATA_KEY_REUSE_SECONDS
     if queue.fifo:
-        # Producers send an explicit deduplication id (their eventId), as the local pipeline does.
-        args["content_based_deduplication"] = False
+        fifo = queue.fifo_attributes()
+        args["content_based_deduplication"] = fifo["ContentBasedDeduplication"] == "true"
+        args["deduplication_scope"] = fifo["DeduplicationScope"]
+        args["fifo_throughput_limit"] = fifo["FifoThroughputLimit"]
     return args
 
 

@@ -31,9 +31,22 @@ class QueueSpec:
     visibility_timeout_seconds: int
     message_retention_seconds: int
     max_receive_count: int | None = None  # set on the main queue only: its redrive policy
+    content_based_deduplication: bool = False  # FIFO: SQS hashes the body; off: producers send dedup ids
+    high_throughput: bool = False  # FIFO: deduplication and throughput limits per message group
 
     def redrive_policy(self, dlq_arn: str) -> str:
         return json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": self.max_receive_count})
+
+    def fifo_attributes(self) -> dict[str, str]:
+        """The FIFO switches, under their SQS attribute names (the Pulumi component maps them to its args)."""
+        scope, limit = (
+            ("messageGroup", "perMessageGroupId") if self.high_throughput else ("queue", "perQueue")
+        )
+        return {
+            "ContentBasedDeduplication": str(self.content_based_deduplication).lower(),
+            "DeduplicationScope": scope,
+            "FifoThroughputLimit": limit,
+        }
 
     def sqs_attributes(self, dlq_arn: str | None = None) -> dict[str, str]:
         """Attributes for boto3 `create_queue`, the same values the Pulumi component declares."""
@@ -43,7 +56,7 @@ class QueueSpec:
             "SqsManagedSseEnabled": "true",
         }
         if self.fifo:
-            attributes |= {"FifoQueue": "true", "ContentBasedDeduplication": "false"}
+            attributes |= {"FifoQueue": "true", **self.fifo_attributes()}
         if dlq_arn is not None and self.max_receive_count is not None:
             attributes["RedrivePolicy"] = self.redrive_policy(dlq_arn)
         return attributes
@@ -69,6 +82,8 @@ class StackSpec:
             visibility_timeout_seconds=self.settings.queue_visibility_timeout_seconds,
             message_retention_seconds=self.settings.message_retention_seconds,
             max_receive_count=self.settings.max_receive_count,
+            content_based_deduplication=self.settings.content_based_deduplication,
+            high_throughput=self.settings.high_throughput_fifo,
         )
 
     @property
@@ -80,6 +95,8 @@ class StackSpec:
             fifo=self.settings.fifo,
             visibility_timeout_seconds=self.settings.queue_visibility_timeout_seconds,
             message_retention_seconds=self.settings.dlq_retention_seconds,
+            content_based_deduplication=self.settings.content_based_deduplication,
+            high_throughput=self.settings.high_throughput_fifo,
         )
 
     @property

@@ -110,6 +110,16 @@ class _Key:
 # Config key (as written in Pulumi.<stack>.yaml) -> dataclass field, parser, and the README's description.
 KEYS: dict[str, _Key] = {
     "fifo": _Key("fifo", _as_bool, "FIFO queue and DLQ instead of standard ones"),
+    "contentBasedDeduplication": _Key(
+        "content_based_deduplication",
+        _as_bool,
+        "FIFO: SQS deduplicates on a hash of the body (off: on the producer's id, its eventId)",
+    ),
+    "highThroughputFifo": _Key(
+        "high_throughput_fifo",
+        _as_bool,
+        "FIFO: deduplication scope and throughput limit per message group (vehicle)",
+    ),
     "batchSize": _Key("batch_size", _as_int, "records per Lambda invocation (FIFO ≤ 10)"),
     "batchingWindowSeconds": _Key(
         "batching_window_seconds",
@@ -195,6 +205,8 @@ class StackSettings:
     """Every size and switch of one environment. Defaults are the documented ones (README, Configuration)."""
 
     fifo: bool = False
+    content_based_deduplication: bool = False
+    high_throughput_fifo: bool = False
     batch_size: int = 10
     batching_window_seconds: int = 0
     max_concurrency: int = 5
@@ -297,6 +309,12 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
         if s.batching_window_seconds != 0:
             yield "batchingWindowSeconds", s.batching_window_seconds, "must be 0 for a FIFO queue"
     else:
+        for key, on in (
+            ("contentBasedDeduplication", s.content_based_deduplication),
+            ("highThroughputFifo", s.high_throughput_fifo),
+        ):
+            if on:
+                yield key, on, "only with fifo: true"
         if outside(s.batch_size, 1, STANDARD_MAX_BATCH_SIZE):
             yield "batchSize", s.batch_size, f"must be 1–{STANDARD_MAX_BATCH_SIZE} for a standard queue"
         elif s.batch_size > MAX_BATCH_WITHOUT_WINDOW and s.batching_window_seconds < 1:

@@ -5,7 +5,9 @@ visibility timeout). It long-polls the queue, gathers up to the batch size withi
 the Lambda SQS event, invokes `consumer.handler.lambda_handler` with a Lambda-like context under the
 function's timeout, and honours the response as Lambda does: a well-formed `batchItemFailures` deletes every
 other record; an exception, a timeout or a malformed response deletes nothing. Failures come back after the
-visibility timeout and reach the DLQ through the queue's redrive policy.
+visibility timeout and reach the DLQ through the queue's redrive policy. On a FIFO queue a message group is
+never split between two pollers and comes back in order, as SQS guarantees (moto needs loadtest/emulator.py
+for that).
 
 The controller scales pollers with the backlog, as the AWS poller adds concurrency while messages wait and
 releases it when the queue is idle, bounded by the stack's maxConcurrency, and samples the queue every second.

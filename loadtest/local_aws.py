@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from infra.resource_spec import StackSpec
+from infra.settings import PROJECT_ROOT
 
 LOCAL_REGION = "us-east-1"
 # moto accepts any credentials; these only keep boto3 from looking for real ones.
@@ -51,10 +51,11 @@ def aws_environment(endpoint_url: str, region: str = LOCAL_REGION) -> dict[str, 
 def moto_server(log_path: Path | None = None, start_timeout: float = 30.0) -> Iterator[str]:
     """Start moto_server on a free loopback port, yield its URL, and always stop it."""
     port = _free_loopback_port()
-    executable = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        [executable, "-H", "127.0.0.1", "-p", str(port)],
+        # moto_server with FIFO message groups locked as SQS locks them (loadtest/emulator.py).
+        [sys.executable, "-m", "loadtest.emulator", "-H", "127.0.0.1", "-p", str(port)],
+        cwd=PROJECT_ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, **LOCAL_CREDENTIALS},

@@ -158,9 +158,7 @@ class VehicleEventsUser(SqsUser):
                 batch.append(OutgoingMessage(self.factory.poison_body(), poison=True))
             else:
                 event = self.factory.event()
-                batch.append(
-                    OutgoingMessage(event.to_json(), event.event_id, event.vehicle_id, event.sent_at)
-                )
+                batch.append(OutgoingMessage.of(event))
         self.send(batch)
 
 

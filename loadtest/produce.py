@@ -39,7 +39,7 @@ def messages(
             out.append(OutgoingMessage(factory.poison_body(), poison=True))
         else:
             event = factory.event()
-            out.append(OutgoingMessage(event.to_json(), event.event_id, event.vehicle_id, event.sent_at))
+            out.append(OutgoingMessage.of(event))
     return out
 
 

@@ -28,6 +28,11 @@ class OutgoingMessage:
     sent_at: int | None = None
     poison: bool = False
 
+    @classmethod
+    def of(cls, event: Any) -> OutgoingMessage:
+        """A valid vehicle event (`consumer.vehicle_event.VehicleEvent`) with the ids the ledger keys on."""
+        return cls(event.to_json(), event.event_id, event.vehicle_id, event.sent_at)
+
 
 @dataclasses.dataclass
 class SendResult:

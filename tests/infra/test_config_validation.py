@@ -77,6 +77,16 @@ INVALID = [
         "producerPrincipals = '*': each principal must be an IAM ARN (arn:aws…), never '*'",
         id="principal-star",
     ),
+    pytest.param(
+        {"highThroughputFifo": "true"},
+        "highThroughputFifo = True: only with fifo: true",
+        id="high-throughput",
+    ),
+    pytest.param(
+        {"contentBasedDeduplication": "true"},
+        "contentBasedDeduplication = True: only with fifo: true",
+        id="content-dedup-standard",
+    ),
     pytest.param({"batchSize": "ten"}, "batchSize = 'ten': must be an integer", id="batch-ten"),
     pytest.param({"fifo": "maybe"}, "fifo = 'maybe': must be true or false", id="fifo-maybe"),
     pytest.param(

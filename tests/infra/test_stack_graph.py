@@ -285,9 +285,28 @@ def test_fifo_stack_declares_fifo_queue_and_dlq_without_a_batching_window():
     for fifo_queue in (queue, dlq):
         assert fifo_queue.inputs["fifoQueue"] is True
         assert fifo_queue.inputs["contentBasedDeduplication"] is False
+        assert (fifo_queue.inputs["deduplicationScope"], fifo_queue.inputs["fifoThroughputLimit"]) == (
+            "queue",
+            "perQueue",
+        )
     assert queue.json("redrivePolicy")["deadLetterTargetArn"].endswith("events-dlq.fifo")
     assert "maximumBatchingWindowInSeconds" not in graph.one(MAPPING).inputs
     assert graph.outputs["queueUrl"].endswith("/vehicle-pipeline-dev-events.fifo")
+
+
+def test_fifo_example_stack_is_high_throughput_and_deduplicates_on_the_producers_id():
+    graph = run_program("fifo")
+    for fifo_queue in (graph.one(QUEUE, "-queue"), graph.one(QUEUE, "-dlq")):
+        assert {
+            key: fifo_queue.inputs[key]
+            for key in ("fifoQueue", "contentBasedDeduplication", "deduplicationScope", "fifoThroughputLimit")
+        } == {
+            "fifoQueue": True,
+            "contentBasedDeduplication": False,
+            "deduplicationScope": "messageGroup",
+            "fifoThroughputLimit": "perMessageGroupId",
+        }
+    assert graph.one(MAPPING).inputs["batchSize"] == 10
 
 
 def test_configured_producer_principals_replace_the_account_root():
