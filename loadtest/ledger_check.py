@@ -7,6 +7,7 @@ messageId, the `sourceMessageId` the consumer adds when it routes a poison messa
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from collections import Counter
 from typing import Any
@@ -78,6 +79,20 @@ def check_ledger(
         tuple(lost),
         tuple(duplicated),
     )
+
+
+def order_violations(items: list[dict]) -> int:
+    """Pairs of consecutive events of one vehicle (by sentAt) stored in the opposite order: 0 is what a
+    FIFO queue promises, when each vehicle has one sender (items without a sentAt are left out)."""
+    by_vehicle: dict[str, list[tuple[int, int]]] = {}
+    for item in items:
+        if "sentAt" in item:
+            by_vehicle.setdefault(item["vehicleId"], []).append((int(item["sentAt"]), int(item["storedAt"])))
+    violations = 0
+    for events in by_vehicle.values():
+        stored = [stored_at for _, stored_at in sorted(events)]
+        violations += sum(1 for earlier, later in itertools.pairwise(stored) if earlier > later)
+    return violations
 
 
 def scan_table(table: Any) -> list[dict]:

@@ -8,7 +8,9 @@ workers together leave a complete ledger. The endpoint is boto3's AWS_ENDPOINT_U
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import random
 import time
 
@@ -18,6 +20,8 @@ from loadtest.ledger import LedgerWriter
 from loadtest.shapes import scale_stages, users_at
 from loadtest.sqs_producer import OutgoingMessage, SqsProducer
 from loadtest.vehicles import VehicleFactory
+
+_USERS = itertools.count(1)  # numbers this process's users, for their fleet names
 
 _ledger: LedgerWriter | None = None
 _ledger_dir = ""
@@ -146,7 +150,10 @@ class VehicleEventsUser(SqsUser):
     def on_start(self) -> None:
         super().on_start()
         options = self.environment.parsed_options
-        self.factory = VehicleFactory(fleet_size=options.fleet_size)
+        # One fleet per user, as each vehicle has one sender: per-vehicle order is then well defined.
+        self.factory = VehicleFactory(
+            fleet_size=options.fleet_size, id_prefix=f"P{os.getpid()}U{next(_USERS)}-VH"
+        )
         self.rng = random.Random()
 
     @task

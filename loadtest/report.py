@@ -19,6 +19,8 @@ from pathlib import Path
 from infra.settings import PROJECT_ROOT
 from loadtest.scaling_model import drain_table
 
+MAIN_RUN = PROJECT_ROOT / "build" / "runs" / "dev-lambda"  # `make demo`; runs beside it get a section each
+
 
 def read_csv(path: Path) -> list[dict[str, str]]:
     if not path.exists():
@@ -110,6 +112,68 @@ def locust_rows(run_dir: Path) -> list[str]:
             f"| {r['50%']} | {r['95%']} | {r['99%']} |"
         )
     return rows
+
+
+def scaling_chart(run_dir: Path, charts_dir: Path) -> str:
+    """Backlog and consumers of one run on one chart; returns the file name."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    samples = read_csv(run_dir / "samples.csv")
+    t = [float(s["t_s"]) for s in samples]
+    figure, depth = plt.subplots(figsize=(8, 3))
+    depth.plot(t, [int(s["queue_visible"]) for s in samples], color="tab:blue", label="queue visible")
+    depth.set_xlabel("seconds since load start")
+    depth.set_ylabel("visible messages")
+    consumers = depth.twinx()
+    consumers.step(t, [int(s["pollers"]) for s in samples], where="post", color="tab:green")
+    consumers.set_ylabel("pollers / workers")
+    depth.set_title(f"{run_dir.name}: backlog (blue) and consumers (green)")
+    figure.tight_layout()
+    name = f"{run_dir.name}_scaling.png"
+    figure.savefig(charts_dir / name, dpi=90)
+    plt.close(figure)
+    return name
+
+
+MODE_COMMANDS = {"lambda": "make demo STACK={stack}", "worker": "make demo STACK={stack} MODE=worker"}
+
+
+def other_run_rows(main_run: Path, charts_dir: Path, rel: str) -> list[str]:
+    """One row per other demo run (FIFO stack, worker fleet…) beside the main one, and its chart."""
+    runs = []
+    for run_file in sorted(main_run.parent.glob("*/run.json")):
+        run_dir = run_file.parent
+        run = json.loads(run_file.read_text())
+        if run_dir.resolve() != main_run.resolve() and run["mode"] in MODE_COMMANDS:
+            runs.append((run_dir, run))
+    if not runs:
+        return []
+    rows = [
+        "## Other runs",
+        "",
+        "The same scale shape and ledger check on other stacks and compute modes.",
+        "",
+        "| command | ledger | produced / stored msgs/s | latency p50 / p95 / p99 (ms) | max consumers |"
+        " per-vehicle order violations |",
+        "|---|---|---|---|---|---|",
+    ]
+    charts = []
+    for run_dir, run in runs:
+        ledger, throughput = run["ledger"], run["throughput"]
+        latencies = [float(r["latency_ms"]) for r in read_csv(run_dir / "latencies.csv")]
+        order = run.get("order_violations")
+        rows.append(
+            f"| `{MODE_COMMANDS[run['mode']].format(stack=run['stack'])}` | lost={ledger['lost']} "
+            f"duplicated={ledger['duplicated']} stored={ledger['stored']} | {throughput['produced_msgs_per_s']} / "
+            f"{throughput['stored_msgs_per_s']} | {percentile(latencies, 0.5):.0f} / {percentile(latencies, 0.95):.0f}"
+            f" / {percentile(latencies, 0.99):.0f} | {run['runner']['max_pollers']} {'workers' if run['mode'] == 'worker' else 'pollers'}"
+            f" | {'—' if order is None else order} |"
+        )
+        charts.append(f"![{run_dir.name}]({rel}/{scaling_chart(run_dir, charts_dir)})")
+    return [*rows, "", *charts, ""]
 
 
 def fault_rows(chaos_run: Path) -> list[str]:
@@ -217,7 +281,8 @@ def render(run_dir: Path, charts_dir: Path, out: Path) -> str:
         "",
         "Settings: `" + json.dumps(run["settings"], default=str) + "`",
         "",
-        *fault_rows(PROJECT_ROOT / "build" / "runs" / f"{run['stack']}-chaos" / "run.json"),
+        *other_run_rows(run_dir, charts_dir, rel),
+        *fault_rows(run_dir.parent / f"{run['stack']}-chaos" / "run.json"),
         *benchmark_rows(PROJECT_ROOT / "build" / "bench.json"),
         "## Scale-out on AWS, modelled",
         "",
@@ -310,7 +375,7 @@ def from_cloudwatch(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtest.report", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run-dir", type=Path, default=PROJECT_ROOT / "build" / "runs" / "dev-lambda")
+    parser.add_argument("--run-dir", type=Path, default=MAIN_RUN)
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "REPORT.md")
     parser.add_argument("--charts-dir", type=Path, default=PROJECT_ROOT / "report")
     parser.add_argument(

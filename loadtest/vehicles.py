@@ -26,14 +26,16 @@ COLORS = ["Blue", "Red", "White", "Black", "Silver", "Grey", "Green"]
 
 
 class VehicleFactory:
-    def __init__(self, seed: int | None = None, fleet_size: int = 500):
+    def __init__(self, seed: int | None = None, fleet_size: int = 500, id_prefix: str = "VH"):
+        """`id_prefix` names the fleet: producers with distinct prefixes never send for the same vehicle, so
+        a vehicle's events leave in the order of their sentAt (what a FIFO run checks)."""
         self._rng = random.Random(seed)
         self._fleet = []
         for number in range(1, fleet_size + 1):
             make = self._rng.choice(sorted(MODELS))
             self._fleet.append(
                 {
-                    "vehicle_id": f"VH{number:04d}",
+                    "vehicle_id": f"{id_prefix}{number:04d}",
                     "make": make,
                     "model": self._rng.choice(MODELS[make]),
                     "year": self._rng.randint(2005, YEAR_MAX),

@@ -3,7 +3,7 @@
 import json
 
 from loadtest.ledger import LedgerEntry
-from loadtest.ledger_check import check_ledger
+from loadtest.ledger_check import check_ledger, order_violations
 
 LEDGER = [
     LedgerEntry("e1", "m1", "V1", 1, False),
@@ -34,3 +34,16 @@ def test_message_removed_behind_the_pipelines_back_is_lost():
 def test_event_both_stored_and_dead_lettered_is_duplicated():
     result = check_ledger(LEDGER, [*ITEMS, {"eventId": "e4"}], [ROUTED, REDRIVEN])
     assert (result.duplicated, result.duplicated_ids) == (1, ("e4",))
+
+
+def test_order_violations_count_a_vehicles_events_stored_out_of_send_order():
+    def item(vehicle: str, sent_at: int, stored_at: int) -> dict:
+        return {"vehicleId": vehicle, "sentAt": sent_at, "storedAt": stored_at}
+
+    in_order = [item("V1", 1, 10), item("V1", 2, 10), item("V1", 3, 12), item("V2", 1, 5)]
+    assert order_violations(in_order) == 0  # equal storedAt: written by the same call
+    swapped = [item("V1", 1, 20), item("V1", 2, 11), item("V1", 3, 21), item("V2", 2, 1), item("V2", 1, 2)]
+    assert order_violations(swapped) == 2
+    assert (
+        order_violations([{"vehicleId": "V1", "storedAt": 3}, item("V1", 1, 1)]) == 0
+    )  # no sentAt: unordered

@@ -16,11 +16,12 @@ def write_csv(path, rows):
         writer.writerows(rows)
 
 
-def synthetic_run(run_dir):
+def synthetic_run(run_dir, stack="dev", mode="lambda", order_violations=None):
     run_dir.mkdir()
     run = {
-        "stack": "dev",
-        "mode": "lambda",
+        "stack": stack,
+        "mode": mode,
+        "order_violations": order_violations,
         "started_at": "2026-01-01T00:00:00+00:00",
         "finished_at": "2026-01-01T00:02:00+00:00",
         "settings": {"maxConcurrency": 5, "batchSize": 10},
@@ -105,6 +106,22 @@ def test_report_holds_the_run_figures_and_valid_charts(tmp_path):
     for name in charts:
         assert f"(report/{name})" in text
         assert (tmp_path / "report" / name).read_bytes()[:8] == PNG_MAGIC
+
+
+def test_runs_beside_the_main_one_get_a_row_and_a_scaling_chart(tmp_path):
+    synthetic_run(tmp_path / "dev-lambda")
+    synthetic_run(tmp_path / "fifo-lambda", stack="fifo", order_violations=0)
+    synthetic_run(tmp_path / "dev-worker", mode="worker")
+
+    text = report.render(tmp_path / "dev-lambda", tmp_path / "report", tmp_path / "REPORT.md")
+
+    figures = "lost=0 duplicated=0 stored=99 | 50.0 / 48.0 | 510 / 950 / 990 | 3"
+    assert f"| `make demo STACK=dev MODE=worker` | {figures} workers | — |" in text
+    assert f"| `make demo STACK=fifo` | {figures} pollers | 0 |" in text
+    for name in ("dev-worker_scaling.png", "fifo-lambda_scaling.png"):
+        assert f"(report/{name})" in text
+        assert (tmp_path / "report" / name).read_bytes()[:8] == PNG_MAGIC
+    assert "dev-lambda_scaling.png" not in text
 
 
 def test_lambda_ramp_and_seed_loop_drain_times():
