@@ -66,11 +66,11 @@ def lambda_handler(event: dict, context) -> dict:
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
-    _publish(processor.outcome)
+    publish(processor.outcome)
     return response
 
 
-def _publish(outcome: BatchOutcome) -> None:
+def publish(outcome: BatchOutcome) -> None:
     """EMF metrics (no high-cardinality dimensions) and one summary log line per batch."""
     metrics.add_metric("BatchSize", MetricUnit.Count, outcome.records)
     metrics.add_metric("RecordsStored", MetricUnit.Count, outcome.stored)

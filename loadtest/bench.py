@@ -18,10 +18,10 @@ from pathlib import Path
 
 import boto3
 
+from consumer.sqs_event import lambda_sqs_event
 from infra.code_package import write_zip
 from infra.resource_spec import StackSpec
 from infra.settings import PROJECT_ROOT, StackSettings
-from loadtest.esm_runner import lambda_event
 from loadtest.local_aws import LOCAL_REGION, aws_environment, moto_server, provision
 from loadtest.sqs_producer import OutgoingMessage, SqsProducer
 from loadtest.vehicles import VehicleFactory
@@ -75,7 +75,7 @@ def consumer(local, count: int = 10_000) -> dict:
         }
         for i, b in enumerate(bodies)
     ]
-    events = [lambda_event(fake[i : i + 10], local.queue_arn, LOCAL_REGION) for i in range(0, count, 10)]
+    events = [lambda_sqs_event(fake[i : i + 10], local.queue_arn, LOCAL_REGION) for i in range(0, count, 10)]
 
     def seed_style(event: dict) -> None:  # seed 004's usual answer: parse and put_item, one call per record
         for record in event["Records"]:

@@ -26,37 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from consumer.sqs_event import lambda_sqs_event
+
 LONG_POLL_SECONDS = 1  # short enough that a stopping poller notices within a second
-
-
-def lambda_event(messages: list[dict], queue_arn: str, region: str) -> dict:
-    """SQS messages as Lambda hands them to the function (attribute names and shapes included)."""
-    records = []
-    for message in messages:
-        attributes = {
-            name: {
-                "stringValue": value.get("StringValue"),
-                "binaryValue": value.get("BinaryValue"),
-                "stringListValues": [],
-                "binaryListValues": [],
-                "dataType": value["DataType"],
-            }
-            for name, value in message.get("MessageAttributes", {}).items()
-        }
-        records.append(
-            {
-                "messageId": message["MessageId"],
-                "receiptHandle": message["ReceiptHandle"],
-                "body": message["Body"],
-                "attributes": message.get("Attributes", {}),
-                "messageAttributes": attributes,
-                "md5OfBody": message["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": region,
-            }
-        )
-    return {"Records": records}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,7 +140,7 @@ def _invoke(handler, config: PollerConfig, messages: list[dict], request_id: str
     signal.alarm(config.function_timeout_seconds)
     try:
         response = handler.lambda_handler(
-            lambda_event(messages, config.queue_arn, config.region), LambdaContext(config, request_id)
+            lambda_sqs_event(messages, config.queue_arn, config.region), LambdaContext(config, request_id)
         )
         failures = response["batchItemFailures"]
         failed_ids = {failure["itemIdentifier"] for failure in failures}

@@ -18,10 +18,10 @@ from collections.abc import Sequence
 
 import boto3
 
+from consumer.sqs_event import lambda_sqs_event
 from consumer.vehicle_event import VehicleEvent
 from infra.resource_spec import StackSpec
 from infra.settings import from_stack_file
-from loadtest.esm_runner import lambda_event
 from loadtest.local_aws import LOCAL_REGION, aws_environment, moto_server, provision
 
 
@@ -114,7 +114,7 @@ def _drain(sqs, queue_url: str, queue_arn: str, deadline_s: float = 60) -> int:
         ).get("Messages", [])
         if not messages:
             return invocations
-        response = lambda_handler(lambda_event(messages, queue_arn, LOCAL_REGION), _Context())
+        response = lambda_handler(lambda_sqs_event(messages, queue_arn, LOCAL_REGION), _Context())
         invocations += 1
         failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
         done = [m for m in messages if m["MessageId"] not in failed]

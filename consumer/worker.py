@@ -1,0 +1,206 @@
+"""Standalone long-polling worker: the Lambda handler's record logic and store, outside Lambda.
+
+    QUEUE_URL=… TABLE_NAME=… [DLQ_URL=…] python -m consumer.worker
+    python -m consumer.worker --stack-outputs build/dev-outputs.json     # `pulumi stack output --json`
+
+Seeds 000 and 002 consume from EC2 this way; the worker fleet (`workerFleet`) runs it as a systemd service.
+
+It long-polls the queue (up to 20 s, up to 10 messages), hands each batch to the same `StoringBatchProcessor`
+and `record_handler` the Lambda function uses (as the same Lambda-shaped SQS event), and deletes only what
+succeeded, in one DeleteMessageBatch. While a batch runs longer than half the visibility timeout, a heartbeat
+extends it, so a slow batch is never handed to a second worker. Counters are logged after every batch and,
+with WORKER_STATS_FILE, written there as JSON. SIGTERM or SIGINT (systemd stop, Auto Scaling scale-in) stops
+receiving; the batch in hand is finished and deleted, then the process exits 0. Anything killed harder comes
+back after the visibility timeout, as with Lambda.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import os
+import signal
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+SQS_MAX_WAIT_SECONDS = 20
+SQS_MAX_MESSAGES = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerConfig:
+    queue_url: str
+    region: str
+    queue_arn: str = ""  # looked up when empty (the records carry it, as Lambda's do)
+    wait_seconds: int = SQS_MAX_WAIT_SECONDS
+    max_messages: int = SQS_MAX_MESSAGES
+    visibility_timeout_seconds: int = 0  # 0: the queue's own, read at start
+    stats_file: str = ""
+
+    @classmethod
+    def from_environment(cls, env: dict[str, str], outputs: dict[str, Any] | None = None) -> WorkerConfig:
+        """Environment first (systemd unit, local fleet), then the stack outputs (seed 003's config file)."""
+        outputs = outputs or {}
+        queue_url = env.get("QUEUE_URL") or outputs.get("queueUrl")
+        if not queue_url:
+            raise SystemExit("consumer.worker: set QUEUE_URL or pass --stack-outputs with a queueUrl")
+        if not (env.get("TABLE_NAME") or outputs.get("tableName")):
+            raise SystemExit("consumer.worker: set TABLE_NAME or pass --stack-outputs with a tableName")
+        wait = int(env.get("WORKER_WAIT_SECONDS", SQS_MAX_WAIT_SECONDS))
+        return cls(
+            queue_url=queue_url,
+            region=env.get("AWS_REGION")
+            or env.get("AWS_DEFAULT_REGION")
+            or outputs.get("region", "us-east-1"),
+            queue_arn=env.get("QUEUE_ARN") or outputs.get("queueArn", ""),
+            wait_seconds=max(0, min(SQS_MAX_WAIT_SECONDS, wait)),
+            max_messages=max(1, min(SQS_MAX_MESSAGES, int(env.get("WORKER_MAX_MESSAGES", SQS_MAX_MESSAGES)))),
+            visibility_timeout_seconds=int(env.get("WORKER_VISIBILITY_TIMEOUT_SECONDS", 0)),
+            stats_file=env.get("WORKER_STATS_FILE", ""),
+        )
+
+
+@contextlib.contextmanager
+def visibility_heartbeat(sqs, queue_url: str, messages: list[dict], timeout_s: int) -> Iterator[Counter]:
+    """Every half visibility timeout, give the batch a fresh timeout until the block ends."""
+    beats: Counter = Counter()
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(timeout_s / 2):
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": timeout_s}
+                for i, m in enumerate(messages)
+            ]
+            sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
+            beats["visibility_extensions"] += 1
+
+    thread = threading.Thread(target=beat, name="visibility-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield beats
+    finally:
+        done.set()
+        thread.join()
+
+
+class Worker:
+    def __init__(self, config: WorkerConfig, sqs: Any = None, process_batch=None):
+        import boto3
+
+        self.config = config
+        self.sqs = sqs or boto3.client("sqs", region_name=config.region)
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=config.queue_url, AttributeNames=["QueueArn", "VisibilityTimeout"]
+        )["Attributes"]
+        self.queue_arn = config.queue_arn or attributes["QueueArn"]
+        self.visibility_timeout = config.visibility_timeout_seconds or int(attributes["VisibilityTimeout"])
+        self._process_batch = process_batch or _handler_batch
+        self.counters: Counter = Counter()
+
+    def run(self, stop: threading.Event) -> None:
+        """Receive and process until `stop` is set; the batch in hand is always finished."""
+        while not stop.is_set():
+            messages = self.sqs.receive_message(
+                QueueUrl=self.config.queue_url,
+                MaxNumberOfMessages=self.config.max_messages,
+                WaitTimeSeconds=self.config.wait_seconds,
+                AttributeNames=["All"],
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if messages:
+                self.handle(messages)
+
+    def handle(self, messages: list[dict]) -> None:
+        from consumer.sqs_event import lambda_sqs_event
+
+        event = lambda_sqs_event(messages, self.queue_arn, self.config.region)
+        with visibility_heartbeat(
+            self.sqs, self.config.queue_url, messages, self.visibility_timeout
+        ) as beats:
+            try:
+                failed_ids, outcome = self._process_batch(event)
+            except Exception as error:  # nothing is deleted: the whole batch comes back, as with Lambda
+                print(json.dumps({"message": "batch failed as a whole", "error": repr(error)}), flush=True)
+                failed_ids, outcome = {m["MessageId"] for m in messages}, {}
+        done = [m for m in messages if m["MessageId"] not in failed_ids]
+        if done:
+            self.sqs.delete_message_batch(
+                QueueUrl=self.config.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+        self.counters.update(
+            {
+                "batches": 1,
+                "received": len(messages),
+                "deleted": len(done),
+                "failed": len(messages) - len(done),
+            }
+        )
+        self.counters.update(outcome)
+        self.counters.update(beats)
+        self._report()
+
+    def _report(self) -> None:
+        line = json.dumps({"message": "worker stats", "pid": os.getpid(), **self.counters})
+        print(line, flush=True)
+        if self.config.stats_file:
+            path = Path(self.config.stats_file)
+            path.with_suffix(".tmp").write_text(json.dumps(dict(self.counters)))
+            path.with_suffix(".tmp").replace(path)  # atomic: a reader never sees half a file
+
+
+def _handler_batch(event: dict) -> tuple[set[str], dict]:
+    """The Lambda handler's processor and record handler, without the Lambda-only decorators."""
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
+    from consumer import handler
+
+    response = process_partial_response(
+        event=event, record_handler=handler.record_handler, processor=handler.processor
+    )
+    outcome = handler.processor.outcome
+    handler.publish(outcome)
+    handler.metrics.flush_metrics()
+    failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
+    return failed, {
+        "stored": outcome.stored,
+        "routed_to_dlq": sum(outcome.routed_to_dlq.values()),
+        "write_failures": sum(outcome.write_failures.values()),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m consumer.worker", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack-outputs", type=Path, help="JSON of `pulumi stack output --json`")
+    args = parser.parse_args(argv)
+    outputs = json.loads(args.stack_outputs.read_text()) if args.stack_outputs else {}
+    config = WorkerConfig.from_environment(dict(os.environ), outputs)
+    # The handler module reads these at import; the stack outputs fill in what the environment lacks.
+    os.environ.setdefault("TABLE_NAME", outputs.get("tableName", ""))
+    if outputs.get("dlqUrl"):
+        os.environ.setdefault("DLQ_URL", outputs["dlqUrl"])
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "vehicle-consumer")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon on a plain instance
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    worker = Worker(config)
+    print(
+        json.dumps({"message": "worker started", "queueUrl": config.queue_url, "pid": os.getpid()}),
+        flush=True,
+    )
+    worker.run(stop)
+    print(json.dumps({"message": "worker stopped", **worker.counters}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
