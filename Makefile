@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STACK  ?= dev
+MODE   ?= lambda
 
 .PHONY: test lint unit demo chaos smoke bench fuzz lock clean
 
@@ -24,7 +25,7 @@ unit: $(VENV)/.installed
 # The scale-out/in test on the embedded AWS (moto_server, local event source mapping, the real handler,
 # Locust's scale shape), no AWS account needed; ends with the ledger line and writes REPORT.md + report/*.png.
 demo: $(VENV)/.installed
-	$(PY) -m loadtest.demo --stack $(STACK)
+	$(PY) -m loadtest.demo --stack $(STACK) --mode $(MODE)
 
 # The scale test with faults at once: 1% poison, 1% throttled writes, 1% timeout overruns, one poller SIGKILLed.
 chaos: $(VENV)/.installed

@@ -179,6 +179,21 @@ KEYS: dict[str, _Key] = {
         _as_str,
         "bring your own customer-managed KMS key instead (unset: AWS-managed encryption)",
     ),
+    "workerFleet": _Key(
+        "worker_fleet",
+        _as_bool,
+        "EC2 Auto Scaling group of standalone workers, scaled on backlog per instance (beside the Lambda)",
+    ),
+    "workerFleetMinSize": _Key("worker_fleet_min_size", _as_int, "fleet minimum instances (1–100)"),
+    "workerFleetMaxSize": _Key("worker_fleet_max_size", _as_int, "fleet maximum instances (≥ min, ≤ 100)"),
+    "workerFleetBacklogPerInstance": _Key(
+        "worker_fleet_backlog_per_instance",
+        _as_int,
+        "target visible messages per in-service instance: acceptable latency × one instance's msgs/s",
+    ),
+    "workerFleetInstanceType": _Key(
+        "worker_fleet_instance_type", _as_str, "instance type, matching `architecture` (t4g.* for arm64)"
+    ),
     "alarmsEnabled": _Key("alarms_enabled", _as_bool, "CloudWatch alarms (all notify the alarm SNS topic)"),
     "alarmEmail": _Key("alarm_email", _as_str, "email subscribed to the alarm topic (none when unset)"),
     "oldestMessageAgeAlarmSeconds": _Key(
@@ -230,6 +245,11 @@ class StackSettings:
     reserved_concurrency_override: int | None = None
     create_kms_key: bool = False
     kms_key_arn: str | None = None
+    worker_fleet: bool = False
+    worker_fleet_min_size: int = 1
+    worker_fleet_max_size: int = 4
+    worker_fleet_backlog_per_instance: int = 100
+    worker_fleet_instance_type: str = "t4g.small"
     alarms_enabled: bool = True
     alarm_email: str | None = None
     oldest_message_age_alarm_seconds: int = 300
@@ -389,6 +409,22 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
                 s.kms_key_arn,
                 "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)",
             )
+    if outside(s.worker_fleet_min_size, 1, 100):
+        yield "workerFleetMinSize", s.worker_fleet_min_size, "must be 1–100 (backlog per instance needs one)"
+    elif outside(s.worker_fleet_max_size, s.worker_fleet_min_size, 100):
+        yield (
+            "workerFleetMaxSize",
+            s.worker_fleet_max_size,
+            f"must be between workerFleetMinSize ({s.worker_fleet_min_size}) and 100",
+        )
+    if outside(s.worker_fleet_backlog_per_instance, 1, 100_000):
+        yield "workerFleetBacklogPerInstance", s.worker_fleet_backlog_per_instance, "must be 1–100000"
+    if not re.fullmatch(r"[a-z][a-z0-9-]*\.[a-z0-9]+", s.worker_fleet_instance_type):
+        yield (
+            "workerFleetInstanceType",
+            s.worker_fleet_instance_type,
+            "must be an EC2 instance type (e.g. t4g.small)",
+        )
     if s.alarm_email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", s.alarm_email):
         yield "alarmEmail", s.alarm_email, "must be an email address"
     if outside(s.oldest_message_age_alarm_seconds, 60, s.message_retention_seconds):

@@ -35,6 +35,7 @@ from loadtest.ledger import read_ledger
 from loadtest.ledger_check import check_ledger, order_violations, scan_table
 from loadtest.local_aws import LOCAL_REGION, aws_environment, moto_server, provision
 from loadtest.shapes import scale_stages, total_seconds
+from loadtest.worker_fleet import WorkerFleet
 
 DRAIN_DEADLINE_S = 120
 
@@ -125,19 +126,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="fault injection: 1%% poison, 1%% throttled writes, 1%% timeout overruns, and one poller "
         "SIGKILLed mid-run (make chaos)",
     )
+    parser.add_argument(
+        "--mode",
+        choices=["lambda", "worker"],
+        default="lambda",
+        help="lambda: the event source mapping runner; worker: a fleet of `python -m consumer.worker` "
+        "processes scaled on backlog per worker (make demo MODE=worker)",
+    )
     parser.add_argument("--run-dir", type=Path)
     parser.add_argument("--no-report", action="store_true")
     args = parser.parse_args(argv)
     if args.chaos:
         args.poison_ratio = args.poison_ratio or 0.01
         args.faults = args.faults or "dynamodb_failure_ratio=0.01,overrun_ratio=0.01"
-    mode = "chaos" if args.chaos else "lambda"
+    mode = "chaos" if args.chaos else args.mode
 
     settings = from_stack_file(args.stack)
     spec = StackSpec(args.stack, settings)
     run_dir = args.run_dir or PROJECT_ROOT / "build" / "runs" / f"{args.stack}-{mode}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    for stale in [*run_dir.glob("ledger/*.jsonl"), *run_dir.glob("*.log")]:
+    for stale in [*run_dir.glob("ledger/*.jsonl"), *run_dir.glob("*.log"), *run_dir.glob("workers/*")]:
         stale.unlink()
     phases = Phases()
     started_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
@@ -167,8 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             handler_env,
             log_path="",
         )
-        runner = EsmRunner(config, local.dlq_url, settings.max_concurrency, run_dir / "pollers")
-        phases.run("start the event source mapping", runner.start)
+        runner = consumers(mode, config, local.dlq_url, settings, run_dir)
+        phases.run(
+            f"start the {'worker fleet' if mode == 'worker' else 'event source mapping'}", runner.start
+        )
         runner.reset_clock()
         load_seconds = total_seconds(scale_stages(args.peak_users, args.stage_seconds))
         killer = threading.Timer(load_seconds / 2, runner.kill_one_poller) if args.chaos else None
@@ -184,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             if killer:
                 killer.cancel()
-            phases.run("stop the pollers", runner.stop)  # always, before moto_server goes away
+            phases.run("stop the consumers", runner.stop)  # always, before moto_server goes away
         items = phases.run("scan the table", scan_table, boto3.resource("dynamodb").Table(local.table_name))
         dead = phases.run("read the DLQ", read_dead_letters, boto3.client("sqs"), local.dlq_url)
     ledger = read_ledger(run_dir / "ledger")
@@ -205,6 +215,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     poison_routed = sum(count for reason, count in reasons.items() if reason != NO_REASON)
     in_order = not out_of_order
     return 0 if result.ok and drained and poison_routed >= result.poison_accepted and in_order else 1
+
+
+def consumers(mode: str, config: PollerConfig, dlq_url: str, settings, run_dir: Path) -> EsmRunner:
+    """Lambda's poller, or the worker fleet with the stack's sizes and backlog-per-instance target."""
+    if mode == "worker":
+        return WorkerFleet(
+            config,
+            dlq_url,
+            settings.worker_fleet_min_size,
+            settings.worker_fleet_max_size,
+            settings.worker_fleet_backlog_per_instance,
+            run_dir / "workers",
+        )
+    return EsmRunner(config, dlq_url, settings.max_concurrency, run_dir / "pollers")
 
 
 def write_run(run_dir, args, spec, phases, started_at, ceiling, runner, items, result, mode, extra) -> None:

@@ -112,6 +112,26 @@ INVALID = [
     pytest.param(
         {"createKmsKey": "yes"}, "createKmsKey = 'yes': must be true or false", id="kms-create-bool"
     ),
+    pytest.param(
+        {"workerFleetMinSize": "0"},
+        "workerFleetMinSize = 0: must be 1–100 (backlog per instance needs one)",
+        id="fleet-min-0",
+    ),
+    pytest.param(
+        {"workerFleetMinSize": "3", "workerFleetMaxSize": "2"},
+        "workerFleetMaxSize = 2: must be between workerFleetMinSize (3) and 100",
+        id="fleet-max-below-min",
+    ),
+    pytest.param(
+        {"workerFleetBacklogPerInstance": "0"},
+        "workerFleetBacklogPerInstance = 0: must be 1–100000",
+        id="fleet-backlog-0",
+    ),
+    pytest.param(
+        {"workerFleetInstanceType": "big"},
+        "workerFleetInstanceType = 'big': must be an EC2 instance type (e.g. t4g.small)",
+        id="fleet-instance-type",
+    ),
     pytest.param({"alarmEmail": "ops"}, "alarmEmail = 'ops': must be an email address", id="alarm-email"),
     pytest.param(
         {"alarmsEnabled": "sometimes"}, "alarmsEnabled = 'sometimes': must be true or false", id="alarms-bool"
