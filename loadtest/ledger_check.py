@@ -35,7 +35,7 @@ class LedgerResult:
         return " ".join(f"{name}={getattr(self, name)}" for name in counts)
 
 
-def _dead_letter_keys(message: dict) -> set[str]:
+def dead_letter_keys(message: dict) -> set[str]:
     keys = {message["MessageId"]}
     source = message.get("MessageAttributes", {}).get("sourceMessageId")
     if source:
@@ -55,7 +55,7 @@ def check_ledger(
     stored_counts = Counter(item["eventId"] for item in table_items)
     dead_counts: Counter[str] = Counter()
     for message in dlq_messages:
-        dead_counts.update(_dead_letter_keys(message))
+        dead_counts.update(dead_letter_keys(message))
     lost, duplicated, stored, in_dlq = [], [], 0, 0
     for entry in entries:
         key = entry.event_id or entry.message_id
