@@ -6,6 +6,7 @@ One stack per environment; every size and switch comes from `Pulumi.<stack>.yaml
 
 import pulumi
 import pulumi_aws as aws
+from pulumi import Output
 
 from infra.consumer_function import ConsumerFunction, ConsumerFunctionArgs
 from infra.encryption import EncryptionKey, EncryptionKeyArgs
@@ -14,6 +15,7 @@ from infra.queues import EventQueues, EventQueuesArgs
 from infra.resource_spec import StackSpec
 from infra.stack_settings import load_settings
 from infra.table import EventTable, EventTableArgs
+from infra.worker_fleet import WorkerFleet, WorkerFleetArgs
 
 # Validated before anything is declared: a bad value stops the program naming its key, value and rule.
 settings = load_settings()
@@ -50,6 +52,25 @@ monitoring = Monitoring(
         kms_key_arn=encryption.key_arn,
     ),
 )
+
+if settings.worker_fleet:  # seed 000's EC2 consumers, beside the Lambda (README, Compute modes)
+    fleet = WorkerFleet(
+        "workers",
+        WorkerFleetArgs(
+            spec=spec,
+            region=region,
+            queue_url=queues.queue_url,
+            queue_arn=queues.queue_arn,
+            queue_name=queues.queue_name,
+            dlq_url=queues.dlq_url,
+            dlq_arn=queues.dlq_arn,
+            table_name=table.table_name,
+            table_arn=table.table_arn,
+            kms_key_arn=encryption.key_arn,
+        ),
+    )
+    pulumi.export("workerGroupName", fleet.group.name)
+    pulumi.export("workerArtifact", Output.concat("s3://", fleet.bucket.bucket, "/", fleet.artifact.key))
 
 pulumi.export("queueUrl", queues.queue_url)
 pulumi.export("queueArn", queues.queue_arn)

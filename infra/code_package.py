@@ -8,6 +8,7 @@ package a few kilobytes and the deploy fast. No pulumi import here.
 
 from __future__ import annotations
 
+import hashlib
 import zipfile
 from pathlib import Path
 
@@ -31,6 +32,15 @@ def package_files(root: Path = PROJECT_ROOT) -> dict[str, Path]:
     if f"{PACKAGE}/handler.py" not in files:
         raise FileNotFoundError(f"{package_dir} has no handler.py: not the consumer package")
     return dict(sorted(files.items()))
+
+
+def package_digest(root: Path = PROJECT_ROOT) -> str:
+    """Short content hash of the package: names the worker fleet's artifact, so new code means a new object,
+    new user data, a new launch template version and an instance refresh."""
+    digest = hashlib.sha256()
+    for name, path in package_files(root).items():
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def write_zip(dest: Path, root: Path = PROJECT_ROOT) -> Path:

@@ -11,6 +11,8 @@ VERSION = "2012-10-17"
 # both keeps the policy correct on AWS and enforceable in the local IAM proof.
 PRODUCER_ACTIONS = ["sqs:SendMessage", "sqs:SendMessageBatch", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"]
 CONSUMER_QUEUE_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+# The worker extends the visibility of a slow batch itself (Lambda's poller needs no such right).
+WORKER_QUEUE_ACTIONS = [*CONSUMER_QUEUE_ACTIONS, "sqs:ChangeMessageVisibility"]
 CONSUMER_TABLE_ACTIONS = ["dynamodb:BatchWriteItem", "dynamodb:PutItem"]
 CONSUMER_LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
 XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
@@ -54,7 +56,7 @@ KMS_DELEGATED_ACTIONS = [
     "kms:DescribeKey",
     "kms:CreateGrant",
 ]
-KMS_SERVICES = ("sqs", "dynamodb", "lambda")
+KMS_SERVICES = ("sqs", "dynamodb", "lambda", "s3")  # s3: the worker fleet's code artifact
 KMS_LOGS_ACTIONS = [
     "kms:Encrypt",
     "kms:Decrypt",
@@ -146,9 +148,7 @@ def consumer_policy(
     """The consumer function's rights: read its queue, write its table, its own logs, X-Ray; the DLQ only
     when it routes permanent errors there (`dlq_arn` given); with a customer-managed key, that key through
     SQS (the event source mapping receives with this role) and DynamoDB only."""
-    statements = [
-        {"Sid": "ConsumeQueue", "Effect": "Allow", "Action": CONSUMER_QUEUE_ACTIONS, "Resource": queue_arn},
-        {"Sid": "WriteEvents", "Effect": "Allow", "Action": CONSUMER_TABLE_ACTIONS, "Resource": table_arn},
+    logs_and_tracing = [
         {
             "Sid": "OwnLogs",
             "Effect": "Allow",
@@ -157,6 +157,41 @@ def consumer_policy(
         },
         # X-Ray has no resource-level permissions: AWS requires "*" for these two actions.
         {"Sid": "Tracing", "Effect": "Allow", "Action": XRAY_ACTIONS, "Resource": "*"},
+    ]
+    statements = _consume_and_store(CONSUMER_QUEUE_ACTIONS, queue_arn, table_arn, dlq_arn, kms_key_arn)
+    return _document(*statements[:2], *logs_and_tracing, *statements[2:])
+
+
+def worker_policy(
+    queue_arn: str,
+    table_arn: str,
+    artifact_object_arn: str,
+    dlq_arn: str | None = None,
+    kms_key_arn: str | None = None,
+) -> dict:
+    """The EC2 worker's instance role: the consumer's queue and table rights, plus extending a slow batch's
+    visibility and reading its own code artifact (through S3 with the key, when the bucket uses it)."""
+    statements = _consume_and_store(WORKER_QUEUE_ACTIONS, queue_arn, table_arn, dlq_arn, kms_key_arn)
+    statements.append(
+        {
+            "Sid": "ReadWorkerArtifact",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": artifact_object_arn,
+        }
+    )
+    if kms_key_arn is not None:
+        statements.append(_key_use("DecryptArtifact", ["kms:Decrypt"], kms_key_arn, "s3", _region(queue_arn)))
+    return _document(*statements)
+
+
+def _consume_and_store(
+    queue_actions: list[str], queue_arn: str, table_arn: str, dlq_arn: str | None, kms_key_arn: str | None
+) -> list[dict]:
+    """Receive from the queue and store in the table; the DLQ and key statements when they apply."""
+    statements = [
+        {"Sid": "ConsumeQueue", "Effect": "Allow", "Action": queue_actions, "Resource": queue_arn},
+        {"Sid": "WriteEvents", "Effect": "Allow", "Action": CONSUMER_TABLE_ACTIONS, "Resource": table_arn},
     ]
     if dlq_arn is not None:
         statements.append(
@@ -176,7 +211,7 @@ def consumer_policy(
             statements.append(
                 _key_use("EncryptDeadLetters", ["kms:GenerateDataKey"], kms_key_arn, "sqs", region)
             )
-    return _document(*statements)
+    return statements
 
 
 def kms_key_policy(account_id: str, region: str, log_group_arns: list[str]) -> dict:
@@ -234,7 +269,24 @@ def kms_key_policy(account_id: str, region: str, log_group_arns: list[str]) -> d
     )
 
 
-def lambda_assume_role_policy() -> dict:
+def assume_role_policy(service: str) -> dict:
+    """Trust policy letting one AWS service (lambda, ec2) assume the role."""
     return _document(
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        {"Effect": "Allow", "Principal": {"Service": f"{service}.amazonaws.com"}, "Action": "sts:AssumeRole"}
     )
+
+
+def lambda_assume_role_policy() -> dict:
+    return assume_role_policy("lambda")
+
+
+def deny_insecure_transport(resource_arns: list[str], service: str) -> dict:
+    """Deny any request without TLS on these resources (a Deny: its wildcard only takes rights away)."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": f"{service}:*",
+        "Resource": resource_arns,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }

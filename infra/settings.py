@@ -191,6 +191,11 @@ KEYS: dict[str, _Key] = {
         _as_int,
         "target visible messages per in-service instance: acceptable latency × one instance's msgs/s",
     ),
+    "workerFleetSubnetIds": _Key(
+        "worker_fleet_subnet_ids",
+        _as_str_list,
+        "private subnets of the fleet (NAT or VPC endpoints for SQS, DynamoDB, S3); needed by workerFleet",
+    ),
     "workerFleetInstanceType": _Key(
         "worker_fleet_instance_type", _as_str, "instance type, matching `architecture` (t4g.* for arm64)"
     ),
@@ -250,6 +255,7 @@ class StackSettings:
     worker_fleet_max_size: int = 4
     worker_fleet_backlog_per_instance: int = 100
     worker_fleet_instance_type: str = "t4g.small"
+    worker_fleet_subnet_ids: tuple[str, ...] = ()
     alarms_enabled: bool = True
     alarm_email: str | None = None
     oldest_message_age_alarm_seconds: int = 300
@@ -425,6 +431,15 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
             s.worker_fleet_instance_type,
             "must be an EC2 instance type (e.g. t4g.small)",
         )
+    if s.worker_fleet and not s.worker_fleet_subnet_ids:
+        yield (
+            "workerFleetSubnetIds",
+            [],
+            "required when workerFleet is true: private subnets for the instances",
+        )
+    for subnet in s.worker_fleet_subnet_ids:
+        if not re.fullmatch(r"subnet-[0-9a-f]{8,17}", subnet):
+            yield "workerFleetSubnetIds", subnet, "each must be a subnet id (subnet-…)"
     if s.alarm_email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", s.alarm_email):
         yield "alarmEmail", s.alarm_email, "must be an email address"
     if outside(s.oldest_message_age_alarm_seconds, 60, s.message_retention_seconds):

@@ -167,6 +167,11 @@ _ARNS = {
     "aws:cloudwatch/dashboard:Dashboard": "arn:aws:cloudwatch::{account}:dashboard/{name}",
     "aws:iam/role:Role": "arn:aws:iam::{account}:role/{name}",
     "aws:kms/key:Key": "arn:aws:kms:{region}:{account}:key/{name}",
+    "aws:s3/bucket:Bucket": "arn:aws:s3:::{name}",
+    "aws:iam/instanceProfile:InstanceProfile": "arn:aws:iam::{account}:instance-profile/{name}",
+    "aws:autoscaling/group:Group": (
+        "arn:aws:autoscaling:{region}:{account}:autoScalingGroup:{name}:autoScalingGroupName/{name}"
+    ),
     "aws:kms/alias:Alias": "arn:aws:kms:{region}:{account}:{name}",
     "aws:iam/policy:Policy": "arn:aws:iam::{account}:policy/{name}",
     "aws:sns/topic:Topic": "arn:aws:sns:{region}:{account}:{name}",
@@ -178,6 +183,11 @@ _ATTACHMENTS = {
     "aws:sns/topicPolicy:TopicPolicy",
     "aws:iam/rolePolicy:RolePolicy",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketPolicy:BucketPolicy",
 }
 # Where a type keeps its physical name when it is not "name".
 _NAME_INPUTS = ("name", "dashboardName", "alarmName", "queryDefinitionName")
@@ -222,6 +232,13 @@ def _computed(
         computed |= {"uuid": name, "functionArn": inputs.get("functionName")}
     elif token == _KMS_KEY:
         computed = {"arn": arn, "keyId": name}
+    elif token == "aws:s3/bucket:Bucket":
+        computed["bucket"] = name
+    elif token == "aws:ec2/launchTemplate:LaunchTemplate":
+        resource_id = "lt-" + hashlib.sha256(arn.encode()).hexdigest()[:17]
+        computed |= {"latestVersion": 1, "defaultVersion": 1}
+    elif token == "aws:ec2/securityGroup:SecurityGroup":
+        resource_id = "sg-" + hashlib.sha256(arn.encode()).hexdigest()[:17]
     elif token in ("aws:iam/policy:Policy", "aws:sns/topic:Topic"):
         resource_id = arn
     elif token == "aws:iam/role:Role":
@@ -235,7 +252,7 @@ def _computed(
 def _attachment_id(token: str, name: str, inputs: Mapping[str, Any]) -> str:
     if token == "aws:iam/rolePolicy:RolePolicy":
         return f"{inputs.get('role')}:{name}"
-    for key in ("queueUrl", "arn", "role"):
+    for key in ("queueUrl", "arn", "role", "bucket"):
         if isinstance(inputs.get(key), str):
             return inputs[key]
     return name
@@ -266,6 +283,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "id": args.get("region") or region,
                 "endpoint": f"ec2.{region}.amazonaws.com",
                 "description": region,
+            },
+            # A subnet of the stack's region, in one mock VPC.
+            "aws:ec2/getSubnet:getSubnet": lambda args: {
+                "id": args["id"],
+                "vpcId": "vpc-0123456789abcdef0",
+                "availabilityZone": f"{region}a",
+                "arn": f"arn:aws:ec2:{region}:{account_id}:subnet/{args['id']}",
             },
             "aws:index/getPartition:getPartition": lambda _: {
                 "partition": "aws",

@@ -132,6 +132,16 @@ INVALID = [
         "workerFleetInstanceType = 'big': must be an EC2 instance type (e.g. t4g.small)",
         id="fleet-instance-type",
     ),
+    pytest.param(
+        {"workerFleet": "true"},
+        "workerFleetSubnetIds = []: required when workerFleet is true: private subnets for the instances",
+        id="fleet-without-subnets",
+    ),
+    pytest.param(
+        {"workerFleetSubnetIds": '["vpc-123"]'},
+        "workerFleetSubnetIds = 'vpc-123': each must be a subnet id (subnet-…)",
+        id="fleet-subnet-id",
+    ),
     pytest.param({"alarmEmail": "ops"}, "alarmEmail = 'ops': must be an email address", id="alarm-email"),
     pytest.param(
         {"alarmsEnabled": "sometimes"}, "alarmsEnabled = 'sometimes': must be true or false", id="alarms-bool"

@@ -98,6 +98,7 @@ def test_the_key_policy_lets_nobody_use_the_key_directly():
                 "sqs.eu-west-1.amazonaws.com",
                 "dynamodb.eu-west-1.amazonaws.com",
                 "lambda.eu-west-1.amazonaws.com",
+                "s3.eu-west-1.amazonaws.com",
             ],
             "kms:CallerAccount": "123456789012",
         }
@@ -125,7 +126,7 @@ def kms_statements(document: dict) -> dict[str, tuple[list[str], dict]]:
 def test_producer_and_consumer_get_exactly_their_kms_actions_through_their_services(graph, spec):
     key = key_arn_of(graph, spec)
     producer = graph.one("aws:iam/policy:Policy", "-producer-policy").json("policy")
-    consumer = graph.one("aws:iam/rolePolicy:RolePolicy").json("policy")
+    consumer = graph.one("aws:iam/rolePolicy:RolePolicy", "consumer-role-policy").json("policy")
     if key is None:
         assert (kms_statements(producer), kms_statements(consumer)) == ({}, {})
         return
@@ -149,6 +150,6 @@ def test_a_brought_key_is_used_everywhere_and_no_key_is_made():
 
 def test_without_dlq_routing_the_consumer_cannot_encrypt_for_the_dlq():
     graph = run_program("dev", {"createKmsKey": True, "routePermanentErrorsToDlq": False})
-    consumer = graph.one("aws:iam/rolePolicy:RolePolicy").json("policy")
+    consumer = graph.one("aws:iam/rolePolicy:RolePolicy", "consumer-role-policy").json("policy")
     assert sorted(kms_statements(consumer)) == ["DecryptEvents", "UseTableKey"]
     assert set(encrypted_resources(graph).values()) == {graph.one(KEY).state["arn"]}

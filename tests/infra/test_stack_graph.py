@@ -178,7 +178,7 @@ def test_prod_table_is_protected_from_deletion():
 
 
 def test_consumer_role_has_named_actions_on_its_own_resources_only(graph):
-    role, role_policy = graph.one(ROLE, "consumer-role"), graph.one(ROLE_POLICY)
+    role, role_policy = graph.one(ROLE, "consumer-role"), graph.one(ROLE_POLICY, "consumer-role-policy")
     assert role.json("assumeRolePolicy") == policies.lambda_assume_role_policy()
     assert "managedPolicyArns" not in role.inputs
     assert graph.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []
@@ -227,7 +227,7 @@ def test_function_is_traced_layered_configured_and_waits_for_its_logs_and_rights
         }
     }
     assert graph.depends_on(function, graph.one(LOG_GROUP))
-    assert graph.depends_on(function, graph.one(ROLE_POLICY))
+    assert graph.depends_on(function, graph.one(ROLE_POLICY, "consumer-role-policy"))
 
 
 def test_function_code_is_the_consumer_package_only(graph):
