@@ -11,6 +11,7 @@ from pulumi import Output
 from infra.consumer_function import ConsumerFunction, ConsumerFunctionArgs
 from infra.encryption import EncryptionKey, EncryptionKeyArgs
 from infra.monitoring import Monitoring, MonitoringArgs
+from infra.producer_function import ProducerFunction, ProducerFunctionArgs
 from infra.queues import EventQueues, EventQueuesArgs
 from infra.resource_spec import StackSpec
 from infra.stack_settings import load_settings
@@ -71,6 +72,13 @@ if settings.worker_fleet:  # seed 000's EC2 consumers, beside the Lambda (README
     )
     pulumi.export("workerGroupName", fleet.group.name)
     pulumi.export("workerArtifact", Output.concat("s3://", fleet.bucket.bucket, "/", fleet.artifact.key))
+
+if settings.producer_function:  # seed 000's generator, as a function (optionally on a schedule)
+    producer = ProducerFunction(
+        "producer",
+        ProducerFunctionArgs(spec, region, queues.queue_url, queues.queue_arn, encryption.key_arn),
+    )
+    pulumi.export("producerFunctionName", producer.function.name)
 
 pulumi.export("queueUrl", queues.queue_url)
 pulumi.export("queueArn", queues.queue_arn)

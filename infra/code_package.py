@@ -34,6 +34,22 @@ def package_files(root: Path = PROJECT_ROOT) -> dict[str, Path]:
     return dict(sorted(files.items()))
 
 
+# The producer function: its handler and the producer side of the load test it shares with Locust and the CLI.
+PRODUCER_FILES = (
+    "producer/__init__.py",
+    "producer/handler.py",
+    "loadtest/__init__.py",
+    "loadtest/vehicles.py",
+    "loadtest/sqs_producer.py",
+    "consumer/__init__.py",
+    "consumer/vehicle_event.py",
+)
+
+
+def producer_package_files(root: Path = PROJECT_ROOT) -> dict[str, Path]:
+    return {name: root / name for name in PRODUCER_FILES}
+
+
 def package_digest(root: Path = PROJECT_ROOT) -> str:
     """Short content hash of the package: names the worker fleet's artifact, so new code means a new object,
     new user data, a new launch template version and an instance refresh."""
@@ -43,11 +59,12 @@ def package_digest(root: Path = PROJECT_ROOT) -> str:
     return digest.hexdigest()[:16]
 
 
-def write_zip(dest: Path, root: Path = PROJECT_ROOT) -> Path:
-    """Write the package as a deterministic zip (sorted names, fixed timestamps and modes) and return it."""
+def write_zip(dest: Path, root: Path = PROJECT_ROOT, files: dict[str, Path] | None = None) -> Path:
+    """Write a package (the consumer's unless `files` is given) as a deterministic zip (sorted names, fixed
+    timestamps and modes) and return it."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, path in package_files(root).items():
+        for name, path in sorted((files or package_files(root)).items()):
             info = zipfile.ZipInfo(name, date_time=_ZIP_TIMESTAMP)
             info.external_attr = _FILE_MODE
             info.compress_type = zipfile.ZIP_DEFLATED

@@ -50,7 +50,12 @@ class EncryptionKey(pulumi.ComponentResource):
             policy=account_id.apply(
                 lambda account: json.dumps(
                     policies.kms_key_policy(
-                        account, region, [f"arn:aws:logs:{region}:{account}:log-group:{spec.log_group_name}"]
+                        account,
+                        region,
+                        [
+                            f"arn:aws:logs:{region}:{account}:log-group:{name}"
+                            for name in spec.log_group_names
+                        ],
                     )
                 )
             ),

@@ -162,6 +162,18 @@ def consumer_policy(
     return _document(*statements[:2], *logs_and_tracing, *statements[2:])
 
 
+def producer_function_policy(queue_arn: str, log_group_arn: str, kms_key_arn: str | None = None) -> dict:
+    """The producer Lambda: exactly what the producers' managed policy grants, plus its own logs."""
+    statements = producer_policy(queue_arn, kms_key_arn)["Statement"]
+    own_logs = {
+        "Sid": "OwnLogs",
+        "Effect": "Allow",
+        "Action": CONSUMER_LOG_ACTIONS,
+        "Resource": f"{log_group_arn}:*",
+    }
+    return _document(*statements, own_logs)
+
+
 def worker_policy(
     queue_arn: str,
     table_arn: str,

@@ -111,6 +111,16 @@ class StackSpec:
     def log_group_name(self) -> str:
         return f"/aws/lambda/{self.function_name}"
 
+    @property
+    def producer_function_name(self) -> str:
+        return f"{self.prefix}-producer"
+
+    @property
+    def log_group_names(self) -> list[str]:
+        """Every log group the stack declares (the producer's only when it has one)."""
+        producer = [f"/aws/lambda/{self.producer_function_name}"] if self.settings.producer_function else []
+        return [self.log_group_name, *producer]
+
     def dynamodb_create_table_args(self) -> dict:
         """Arguments for boto3 `create_table`, mirroring the Pulumi EventTable component."""
         s = self.settings

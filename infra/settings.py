@@ -199,6 +199,19 @@ KEYS: dict[str, _Key] = {
     "workerFleetInstanceType": _Key(
         "worker_fleet_instance_type", _as_str, "instance type, matching `architecture` (t4g.* for arm64)"
     ),
+    "producerFunction": _Key(
+        "producer_function",
+        _as_bool,
+        "a producer Lambda that sends generated vehicle events (seed 000's generator); it may only send",
+    ),
+    "producerEventsPerInvocation": _Key(
+        "producer_events_per_invocation", _as_int, "events each producer invocation sends (1–10000)"
+    ),
+    "producerSchedule": _Key(
+        "producer_schedule",
+        _as_str,
+        "EventBridge schedule of the producer, rate(...) or cron(...); unset: none",
+    ),
     "alarmsEnabled": _Key("alarms_enabled", _as_bool, "CloudWatch alarms (all notify the alarm SNS topic)"),
     "alarmEmail": _Key("alarm_email", _as_str, "email subscribed to the alarm topic (none when unset)"),
     "oldestMessageAgeAlarmSeconds": _Key(
@@ -256,6 +269,9 @@ class StackSettings:
     worker_fleet_backlog_per_instance: int = 100
     worker_fleet_instance_type: str = "t4g.small"
     worker_fleet_subnet_ids: tuple[str, ...] = ()
+    producer_function: bool = False
+    producer_events_per_invocation: int = 100
+    producer_schedule: str | None = None
     alarms_enabled: bool = True
     alarm_email: str | None = None
     oldest_message_age_alarm_seconds: int = 300
@@ -440,6 +456,17 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
     for subnet in s.worker_fleet_subnet_ids:
         if not re.fullmatch(r"subnet-[0-9a-f]{8,17}", subnet):
             yield "workerFleetSubnetIds", subnet, "each must be a subnet id (subnet-…)"
+    if outside(s.producer_events_per_invocation, 1, 10_000):
+        yield "producerEventsPerInvocation", s.producer_events_per_invocation, "must be 1–10000"
+    if s.producer_schedule is not None:
+        if not re.fullmatch(r"(rate|cron)\(.+\)", s.producer_schedule):
+            yield (
+                "producerSchedule",
+                s.producer_schedule,
+                "must be an EventBridge rate(...) or cron(...) expression",
+            )
+        elif not s.producer_function:
+            yield "producerSchedule", s.producer_schedule, "needs producerFunction: true"
     if s.alarm_email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", s.alarm_email):
         yield "alarmEmail", s.alarm_email, "must be an email address"
     if outside(s.oldest_message_age_alarm_seconds, 60, s.message_retention_seconds):

@@ -16,7 +16,7 @@ import textwrap
 import zipfile
 from pathlib import Path
 
-from infra.code_package import package_files, write_zip
+from infra.code_package import package_files, producer_package_files, write_zip
 from infra.settings import PROJECT_ROOT
 
 MAX_PACKAGE_BYTES = 64 * 1024
@@ -117,3 +117,39 @@ def test_handler_imports_from_the_extracted_package_alone(tmp_path):
         if origin is not None and Path(origin).resolve().is_relative_to(PROJECT_ROOT)
     }
     assert reachable_in_repo == {}
+
+
+PRODUCER_CHILD = textwrap.dedent(
+    """
+    import json, sys
+    sys.path.insert(0, sys.argv[1])
+    import producer.handler
+    print(json.dumps({
+        name: module.__file__
+        for name, module in sorted(sys.modules.items())
+        if name.split(".")[0] in ("producer", "loadtest", "consumer", "infra", "tests")
+        and getattr(module, "__file__", None)
+    }))
+    """
+)
+
+
+def test_producer_handler_imports_from_its_own_package_alone(tmp_path):
+    files = producer_package_files()
+    extracted = tmp_path / "producer"
+    with zipfile.ZipFile(write_zip(tmp_path / "producer.zip", files=files)) as archive:
+        archive.extractall(extracted)
+
+    child = subprocess.run(
+        [sys.executable, "-I", "-c", PRODUCER_CHILD, str(extracted)],
+        cwd=tmp_path,
+        env=lambda_like_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert child.returncode == 0, child.stderr
+    loaded = json.loads(child.stdout.strip().splitlines()[-1])
+    assert sorted(
+        Path(file).resolve().relative_to(extracted.resolve()).as_posix() for file in loaded.values()
+    ) == (sorted(files))

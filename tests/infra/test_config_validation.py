@@ -142,6 +142,21 @@ INVALID = [
         "workerFleetSubnetIds = 'vpc-123': each must be a subnet id (subnet-…)",
         id="fleet-subnet-id",
     ),
+    pytest.param(
+        {"producerEventsPerInvocation": "0"},
+        "producerEventsPerInvocation = 0: must be 1–10000",
+        id="producer-count-0",
+    ),
+    pytest.param(
+        {"producerFunction": "true", "producerSchedule": "every minute"},
+        "producerSchedule = 'every minute': must be an EventBridge rate(...) or cron(...) expression",
+        id="producer-schedule",
+    ),
+    pytest.param(
+        {"producerSchedule": "rate(1 minute)"},
+        "producerSchedule = 'rate(1 minute)': needs producerFunction: true",
+        id="schedule-without-producer",
+    ),
     pytest.param({"alarmEmail": "ops"}, "alarmEmail = 'ops': must be an email address", id="alarm-email"),
     pytest.param(
         {"alarmsEnabled": "sometimes"}, "alarmsEnabled = 'sometimes': must be true or false", id="alarms-bool"

@@ -29,9 +29,15 @@ def encrypted_resources(graph: Graph) -> dict[str, object]:
         "queue": queue.inputs.get("kmsMasterKeyId"),
         "dlq": dlq.inputs.get("kmsMasterKeyId"),
         "table": graph.one("aws:dynamodb/table:Table").inputs["serverSideEncryption"].get("kmsKeyArn"),
-        "log group": graph.one("aws:cloudwatch/logGroup:LogGroup").inputs.get("kmsKeyId"),
         "alarm topic": graph.one("aws:sns/topic:Topic").inputs.get("kmsMasterKeyId"),
-        "function environment": graph.one("aws:lambda/function:Function").inputs.get("kmsKeyArn"),
+        **{
+            f"log group {group.name}": group.inputs.get("kmsKeyId")
+            for group in graph.of_type("aws:cloudwatch/logGroup:LogGroup")
+        },
+        **{
+            f"environment of {function.name}": function.inputs.get("kmsKeyArn")
+            for function in graph.of_type("aws:lambda/function:Function")
+        },
     }
 
 
@@ -67,7 +73,9 @@ def test_prod_makes_its_own_key_and_dev_keeps_aws_managed_keys():
 
 
 @pytest.mark.parametrize(
-    ("stack", "overrides"), [("prod", {}), ("dev", {"createKmsKey": True})], ids=["prod", "dev+createKmsKey"]
+    ("stack", "overrides"),
+    [("prod", {}), ("dev", {"createKmsKey": True}), ("fleet", {"createKmsKey": True})],
+    ids=["prod", "dev+createKmsKey", "fleet+createKmsKey"],
 )
 def test_a_made_key_is_rotated_kept_30_days_after_deletion_aliased_and_scoped(stack, overrides):
     graph = run_program(stack, overrides)
@@ -77,10 +85,8 @@ def test_a_made_key_is_rotated_kept_30_days_after_deletion_aliased_and_scoped(st
     assert key.inputs["deletionWindowInDays"] == KEY_DELETION_WINDOW_DAYS == 30
     assert key.inputs["keyUsage"] == "ENCRYPT_DECRYPT"
     assert (alias.inputs["name"], alias.inputs["targetKeyId"]) == (f"alias/{prefix}", key.state["keyId"])
-    log_group = graph.one("aws:cloudwatch/logGroup:LogGroup")
-    assert key.json("policy") == policies.kms_key_policy(
-        graph.account_id, graph.region, [log_group.state["arn"]]
-    )
+    log_groups = sorted(group.state["arn"] for group in graph.of_type("aws:cloudwatch/logGroup:LogGroup"))
+    assert key.json("policy") == policies.kms_key_policy(graph.account_id, graph.region, log_groups)
     assert set(encrypted_resources(graph).values()) == {key.state["arn"]}
 
 

@@ -186,14 +186,14 @@ def test_consumer_role_has_named_actions_on_its_own_resources_only(graph):
     assert role_policy.json("policy") == policies.consumer_policy(
         queue_arn=arn(graph.one(QUEUE, "-queue")),
         table_arn=arn(graph.one(TABLE)),
-        log_group_arn=arn(graph.one(LOG_GROUP)),
+        log_group_arn=arn(graph.one(LOG_GROUP, "consumer-logs")),
         dlq_arn=arn(graph.one(QUEUE, "-dlq")),
         kms_key_arn=graph.outputs["kmsKeyArn"],
     )
 
 
 def test_log_group_is_the_functions_and_has_a_retention(graph, spec):
-    logs = graph.one(LOG_GROUP)
+    logs = graph.one(LOG_GROUP, "consumer-logs")
     assert logs.inputs == {
         "name": spec.log_group_name,
         "retentionInDays": spec.settings.log_retention_days,
@@ -202,7 +202,7 @@ def test_log_group_is_the_functions_and_has_a_retention(graph, spec):
 
 
 def test_function_is_traced_layered_configured_and_waits_for_its_logs_and_rights(graph, spec):
-    function, s = graph.one(FUNCTION), spec.settings
+    function, s = graph.one(FUNCTION, "consumer-function"), spec.settings
     assert {key: function.inputs[key] for key in ("name", "runtime", "architectures", "handler")} == {
         "name": spec.function_name,
         "runtime": s.python_runtime,
@@ -226,12 +226,12 @@ def test_function_is_traced_layered_configured_and_waits_for_its_logs_and_rights
             "POWERTOOLS_LOG_LEVEL": s.log_level,
         }
     }
-    assert graph.depends_on(function, graph.one(LOG_GROUP))
+    assert graph.depends_on(function, graph.one(LOG_GROUP, "consumer-logs"))
     assert graph.depends_on(function, graph.one(ROLE_POLICY, "consumer-role-policy"))
 
 
 def test_function_code_is_the_consumer_package_only(graph):
-    code = graph.one(FUNCTION).inputs["code"]
+    code = graph.one(FUNCTION, "consumer-function").inputs["code"]
     assert isinstance(code, pulumi.AssetArchive)
     consumer_dir = PROJECT_ROOT / "consumer"
     expected = {f"consumer/{path.name}" for path in consumer_dir.glob("*.py")}
@@ -242,7 +242,7 @@ def test_function_code_is_the_consumer_package_only(graph):
 def test_event_source_mapping_reports_partial_failures_within_bounds(graph, spec):
     mapping, s = graph.one(MAPPING), spec.settings
     assert mapping.inputs["eventSourceArn"] == arn(graph.one(QUEUE, "-queue"))
-    assert mapping.inputs["functionName"] == arn(graph.one(FUNCTION))
+    assert mapping.inputs["functionName"] == arn(graph.one(FUNCTION, "consumer-function"))
     assert mapping.inputs["batchSize"] == s.batch_size
     assert mapping.inputs.get("maximumBatchingWindowInSeconds", 0) == s.batching_window_seconds
     assert mapping.inputs["scalingConfig"] == {"maximumConcurrency": s.max_concurrency}
@@ -333,7 +333,7 @@ def test_on_demand_table_declares_no_capacity():
 
 
 def test_function_reserves_at_least_the_mappings_concurrency(graph, spec):
-    function = graph.one(FUNCTION)
+    function = graph.one(FUNCTION, "consumer-function")
     mapping = graph.one(MAPPING)
     reserved = function.inputs["reservedConcurrentExecutions"]
     assert reserved == spec.settings.reserved_concurrency
