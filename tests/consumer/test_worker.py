@@ -24,23 +24,20 @@ from consumer import handler
 from consumer.dead_letters import DeadLetterRouter
 from consumer.event_store import DynamoEventStore
 from consumer.worker import Worker, WorkerConfig
-from infra.resource_spec import StackSpec
 from infra.settings import PROJECT_ROOT, StackSettings
 from loadtest.ledger_check import scan_table
-from loadtest.local_aws import LOCAL_REGION, aws_environment, moto_server, provision
+from loadtest.local_aws import LOCAL_REGION
 from loadtest.vehicles import VehicleFactory
-from tests.loadtest.test_esm_runner import send, wait_until
+from tests.loadtest.local_pipeline import local_stack, send, wait_until
 
 # A 1 s function timeout gives the queue a 6 s visibility timeout: a SIGKILLed batch is back in seconds.
-SPEC = StackSpec("worker-test", StackSettings(function_timeout_seconds=1))
+SETTINGS = StackSettings(function_timeout_seconds=1)
 
 
 @pytest.fixture
 def local(monkeypatch):
-    with moto_server() as endpoint:
-        for key, value in aws_environment(endpoint).items():
-            monkeypatch.setenv(key, value)
-        yield provision(SPEC, endpoint), aws_environment(endpoint)
+    with local_stack("worker-test", SETTINGS, monkeypatch) as stack_and_env:
+        yield stack_and_env
 
 
 def events(count: int, seed: int) -> list:

@@ -60,6 +60,20 @@ def lambda_like_environment() -> dict[str, str]:
     }
 
 
+def run_isolated(code: str, package_dir: Path, *args: str) -> dict:
+    """Run `code` in `python -I` beside the extracted package, as Lambda would; return its last JSON line."""
+    child = subprocess.run(
+        [sys.executable, "-I", "-c", code, str(package_dir), *args],
+        cwd=package_dir.parent,
+        env=lambda_like_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert child.returncode == 0, child.stderr
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
 def test_archive_holds_exactly_the_consumer_sources_and_is_small(tmp_path):
     archive = write_zip(tmp_path / "consumer.zip")
     with zipfile.ZipFile(archive) as opened:
@@ -91,16 +105,7 @@ def test_handler_imports_from_the_extracted_package_alone(tmp_path):
     with zipfile.ZipFile(write_zip(tmp_path / "consumer.zip")) as archive:
         archive.extractall(extracted)
 
-    child = subprocess.run(
-        [sys.executable, "-I", "-c", CHILD, str(extracted), json.dumps(REPO_PACKAGES)],
-        cwd=tmp_path,
-        env=lambda_like_environment(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert child.returncode == 0, child.stderr
-    report = json.loads(child.stdout.strip().splitlines()[-1])
+    report = run_isolated(CHILD, extracted, json.dumps(REPO_PACKAGES))
 
     assert report["lambda_handler"] is True
     assert "consumer.handler" in report["consumer_files"]
@@ -140,16 +145,7 @@ def test_producer_handler_imports_from_its_own_package_alone(tmp_path):
     with zipfile.ZipFile(write_zip(tmp_path / "producer.zip", files=files)) as archive:
         archive.extractall(extracted)
 
-    child = subprocess.run(
-        [sys.executable, "-I", "-c", PRODUCER_CHILD, str(extracted)],
-        cwd=tmp_path,
-        env=lambda_like_environment(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert child.returncode == 0, child.stderr
-    loaded = json.loads(child.stdout.strip().splitlines()[-1])
+    loaded = run_isolated(PRODUCER_CHILD, extracted)
     assert sorted(
         Path(file).resolve().relative_to(extracted.resolve()).as_posix() for file in loaded.values()
     ) == (sorted(files))

@@ -2,67 +2,28 @@
 through the redrive policy, successes are stored and deleted, and pollers scale out with the backlog and in
 when the queue is idle."""
 
-import time
-
 import boto3
 import pytest
 
-from infra.resource_spec import StackSpec
 from infra.settings import StackSettings
-from loadtest.esm_runner import EsmRunner, PollerConfig
+from loadtest.esm_runner import EsmRunner
 from loadtest.ledger_check import scan_table
-from loadtest.local_aws import LOCAL_REGION, aws_environment, moto_server, provision
 from loadtest.vehicles import VehicleFactory
+from tests.loadtest.local_pipeline import local_stack, poller_config, send, wait_until
 
 # Short visibility (6 × a 1 s timeout) and one receive before the DLQ keep the redrive path to seconds.
 SETTINGS = StackSettings(function_timeout_seconds=1, max_receive_count=1, max_concurrency=4, batch_size=10)
 
 
-def wait_until(condition, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
 def stack(tmp_path, monkeypatch):
-    with moto_server() as endpoint:
-        for key, value in aws_environment(endpoint).items():
-            monkeypatch.setenv(key, value)
-        local = provision(StackSpec("runner-test", SETTINGS), endpoint)
-        environment = {
-            **aws_environment(endpoint),
-            "TABLE_NAME": local.table_name,
-            "POWERTOOLS_SERVICE_NAME": "vehicle-consumer",
-            "POWERTOOLS_METRICS_NAMESPACE": "Test",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }
-        config = PollerConfig(
-            local.queue_url,
-            local.queue_arn,
-            LOCAL_REGION,
-            SETTINGS.batch_size,
-            0,
-            local.function_name,
-            SETTINGS.function_timeout_seconds,
-            256,
-            environment,
-            "",
-        )
+    with local_stack("runner-test", SETTINGS, monkeypatch) as (local, aws_env):
+        config = poller_config(local, SETTINGS, aws_env)
         runner = EsmRunner(config, local.dlq_url, SETTINGS.max_concurrency, tmp_path / "pollers")
         try:
             yield local, runner, boto3.client("sqs")
         finally:
             runner.stop()
-
-
-def send(sqs, queue_url: str, bodies: list[str]) -> None:
-    for start in range(0, len(bodies), 10):
-        entries = [{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])]
-        sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
 
 
 def test_partial_failures_reach_the_dlq_and_pollers_scale_out_and_in(stack):

@@ -7,17 +7,17 @@ THEN each event is stored once, and every vehicle's events were stored in the or
 held the rest of its message group back until it was retried, and no two pollers had a group at once.
 """
 
+import dataclasses
+
 import boto3
 import pytest
 
-from infra.resource_spec import StackSpec
 from infra.settings import from_stack_file
-from loadtest.esm_runner import EsmRunner, PollerConfig
+from loadtest.esm_runner import EsmRunner
 from loadtest.ledger_check import scan_table
-from loadtest.local_aws import LOCAL_REGION, aws_environment, moto_server, provision
 from loadtest.sqs_producer import OutgoingMessage, SqsProducer
 from loadtest.vehicles import VehicleFactory
-from tests.loadtest.test_esm_runner import wait_until
+from tests.loadtest.local_pipeline import local_stack, poller_config, wait_until
 
 SETTINGS = from_stack_file("fifo")
 VEHICLES, EVENTS_PER_VEHICLE = 12, 6
@@ -25,35 +25,12 @@ VEHICLES, EVENTS_PER_VEHICLE = 12, 6
 
 @pytest.fixture
 def fifo_stack(tmp_path, monkeypatch):
-    with moto_server() as endpoint:
-        for key, value in aws_environment(endpoint).items():
-            monkeypatch.setenv(key, value)
-        # A 1 s timeout keeps the visibility timeout (6 s) and so each retry short.
-        settings = SETTINGS.__class__(**{**SETTINGS.__dict__, "function_timeout_seconds": 1})
-        local = provision(StackSpec("fifo-test", settings), endpoint)
-        environment = {
-            **aws_environment(endpoint),
-            "TABLE_NAME": local.table_name,
-            "POWERTOOLS_SERVICE_NAME": "vehicle-consumer",
-            "POWERTOOLS_METRICS_NAMESPACE": "Test",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "VEHICLE_PIPELINE_FAULTS": "dynamodb_failure_ratio=0.1",
-        }
-        config = PollerConfig(
-            local.queue_url,
-            local.queue_arn,
-            LOCAL_REGION,
-            settings.batch_size,
-            0,
-            local.function_name,
-            settings.function_timeout_seconds,
-            256,
-            environment,
-            "",
-        )
-        runner = EsmRunner(
-            config, local.dlq_url, settings.max_concurrency, tmp_path / "pollers", start_pollers=3
-        )
+    # A 1 s timeout keeps the visibility timeout (6 s) and so each retry short.
+    settings = dataclasses.replace(SETTINGS, function_timeout_seconds=1)
+    with local_stack("fifo-test", settings, monkeypatch) as (local, aws_env):
+        config = poller_config(local, settings, aws_env, VEHICLE_PIPELINE_FAULTS="dynamodb_failure_ratio=0.1")
+        pollers = tmp_path / "pollers"
+        runner = EsmRunner(config, local.dlq_url, settings.max_concurrency, pollers, start_pollers=3)
         try:
             yield local, runner
         finally:

@@ -15,19 +15,16 @@ from consumer import handler
 from consumer.dead_letters import DeadLetterRouter
 from consumer.event_store import DynamoEventStore
 from consumer.worker import Worker, WorkerConfig
-from infra.resource_spec import StackSpec
 from infra.settings import StackSettings
 from loadtest import status
-from loadtest.local_aws import LOCAL_REGION, aws_environment, moto_server, provision
+from loadtest.local_aws import LOCAL_REGION
 from loadtest.vehicles import VehicleFactory
+from tests.loadtest.local_pipeline import local_stack
 
 
 @pytest.fixture
 def local(monkeypatch, tmp_path):
-    with moto_server() as endpoint:
-        for key, value in aws_environment(endpoint).items():
-            monkeypatch.setenv(key, value)
-        stack = provision(StackSpec("status-test", StackSettings()), endpoint)
+    with local_stack("status-test", StackSettings(), monkeypatch) as (stack, _):
         yield stack, stack.write_outputs(tmp_path / "outputs.json")
 
 

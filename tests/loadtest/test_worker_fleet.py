@@ -8,14 +8,11 @@ THEN it scales out to its maximum, drains the queue storing every event once, an
 import boto3
 import pytest
 
-from infra.resource_spec import StackSpec
 from infra.settings import StackSettings
-from loadtest.esm_runner import PollerConfig
 from loadtest.ledger_check import scan_table
-from loadtest.local_aws import LOCAL_REGION, aws_environment, moto_server, provision
 from loadtest.vehicles import VehicleFactory
 from loadtest.worker_fleet import WorkerFleet, desired_workers
-from tests.loadtest.test_esm_runner import send, wait_until
+from tests.loadtest.local_pipeline import local_stack, poller_config, send, wait_until
 
 
 @pytest.mark.parametrize(
@@ -28,27 +25,8 @@ def test_fleet_size_keeps_backlog_per_worker_at_the_target_within_bounds(visible
 
 def test_fleet_scales_out_on_backlog_drains_and_scales_in(tmp_path, monkeypatch):
     settings = StackSettings(function_timeout_seconds=1)
-    with moto_server() as endpoint:
-        for key, value in aws_environment(endpoint).items():
-            monkeypatch.setenv(key, value)
-        local = provision(StackSpec("fleet-test", settings), endpoint)
-        environment = {
-            **aws_environment(endpoint),
-            "TABLE_NAME": local.table_name,
-            "POWERTOOLS_METRICS_NAMESPACE": "Test",
-        }
-        config = PollerConfig(
-            local.queue_url,
-            local.queue_arn,
-            LOCAL_REGION,
-            10,
-            0,
-            local.function_name,
-            1,
-            256,
-            environment,
-            "",
-        )
+    with local_stack("fleet-test", settings, monkeypatch) as (local, aws_env):
+        config = poller_config(local, settings, aws_env)
         sent = [VehicleFactory(seed=4).event() for _ in range(300)]
         send(boto3.client("sqs"), local.queue_url, [e.to_json() for e in sent])
         fleet = WorkerFleet(config, local.dlq_url, 1, 4, 20, tmp_path / "workers")
