@@ -205,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     extra = {"dlq_reasons": reasons, "order_violations": out_of_order}
     write_run(run_dir, args, spec, phases, started_at, ceiling, runner, items, result, mode, extra)
     print(f"[demo] {result.line()}", flush=True)
+    if result.extra_dead_letter_copies:
+        print(f"[demo] poison messages dead-lettered twice: {result.extra_dead_letter_copies}", flush=True)
     if out_of_order is not None:
         print(f"[demo] per-vehicle order violations: {out_of_order}", flush=True)
     if args.chaos:

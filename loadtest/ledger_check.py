@@ -23,6 +23,10 @@ class LedgerResult:
     lost: int
     duplicated: int
     poison_accepted: int
+    # The same dead letter more than once: the consumer routed a poison message, then its invocation died
+    # before the delete (a killed poller), and the redelivery was routed again. SQS sends are at-least-once;
+    # nothing was stored, and a redrive stores a valid event once (its eventId), so this is not `duplicated`.
+    extra_dead_letter_copies: int = 0
     lost_ids: tuple[str, ...] = ()
     duplicated_ids: tuple[str, ...] = ()
 
@@ -56,11 +60,13 @@ def check_ledger(
     dead_counts: Counter[str] = Counter()
     for message in dlq_messages:
         dead_counts.update(dead_letter_keys(message))
-    lost, duplicated, stored, in_dlq = [], [], 0, 0
+    lost, duplicated, stored, in_dlq, extra_copies = [], [], 0, 0, 0
     for entry in entries:
         key = entry.event_id or entry.message_id
         times_stored = stored_counts[key]
-        times_dead = max(dead_counts[entry.message_id], dead_counts[key])
+        copies = max(dead_counts[entry.message_id], dead_counts[key])
+        extra_copies += max(0, copies - 1)
+        times_dead = min(copies, 1)
         if times_stored + times_dead == 0:
             lost.append(key)
         elif times_stored + times_dead > 1:
@@ -76,6 +82,7 @@ def check_ledger(
         len(lost),
         len(duplicated),
         sum(e.poison for e in entries),
+        extra_copies,
         tuple(lost),
         tuple(duplicated),
     )

@@ -203,6 +203,8 @@ def fault_rows(chaos_run: Path) -> list[str]:
         f"| deliveries to the handler / retries beyond the first | {totals['records']} / {totals['records'] - ledger['accepted']} |",
         f"| stored / in DLQ / lost / duplicated | {ledger['stored']} / {ledger['in_dlq']} / {ledger['lost']} / {ledger['duplicated']} |",
         f"| DLQ by reason | {json.dumps(run.get('dlq_reasons', {}))} |",
+        f"| poison messages dead-lettered twice (routed, then the poller was killed before its delete) |"
+        f" {ledger.get('extra_dead_letter_copies', 0)} |",
         "",
     ]
 

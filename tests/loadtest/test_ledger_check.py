@@ -36,6 +36,14 @@ def test_event_both_stored_and_dead_lettered_is_duplicated():
     assert (result.duplicated, result.duplicated_ids) == (1, ("e4",))
 
 
+def test_a_poison_message_routed_twice_is_one_dead_letter_with_an_extra_copy():
+    rerouted = ROUTED | {"MessageId": "d2"}  # routed again after its first invocation died before the delete
+    result = check_ledger(LEDGER, ITEMS, [ROUTED, rerouted, REDRIVEN])
+    assert result.line() == "lost=0 duplicated=0 in_dlq=2 stored=2 accepted=4"
+    assert (result.ok, result.extra_dead_letter_copies) == (True, 1)
+    assert check_ledger(LEDGER, ITEMS, [ROUTED, REDRIVEN]).extra_dead_letter_copies == 0
+
+
 def test_order_violations_count_a_vehicles_events_stored_out_of_send_order():
     def item(vehicle: str, sent_at: int, stored_at: int) -> dict:
         return {"vehicleId": vehicle, "sentAt": sent_at, "storedAt": stored_at}
