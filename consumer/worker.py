@@ -29,6 +29,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from consumer.sqs_event import lambda_sqs_event
+
 SQS_MAX_WAIT_SECONDS = 20
 SQS_MAX_MESSAGES = 10
 
@@ -119,8 +121,6 @@ class Worker:
                 self.handle(messages)
 
     def handle(self, messages: list[dict]) -> None:
-        from consumer.sqs_event import lambda_sqs_event
-
         event = lambda_sqs_event(messages, self.queue_arn, self.config.region)
         with visibility_heartbeat(
             self.sqs, self.config.queue_url, messages, self.visibility_timeout

@@ -1,9 +1,10 @@
 """The scale-out/in test on the embedded AWS: `python -m loadtest.demo --stack dev` (what `make demo` runs).
 
 Phases: start moto_server; provision the stack from its stack file; measure the emulator's own ceiling;
-start the local event source mapping; run Locust's scale shape headless in a subprocess; wait for the queue
-to drain; check the ledger; write the run directory and REPORT.md. Exits 1 if anything is lost or
-duplicated, or a deadline passes.
+start the consumers (the local event source mapping, or with `--mode worker` the worker fleet); run Locust's
+scale shape headless in a subprocess; wait for the queue to drain; check the ledger (and, on FIFO stacks,
+per-vehicle order); write `build/runs/<stack>-<mode>/` and regenerate REPORT.md. `--chaos` adds the faults of
+`make chaos`. Exits 1 if anything is lost or duplicated, out of order on FIFO, or a deadline passes.
 """
 
 from __future__ import annotations

@@ -297,7 +297,8 @@ def render(run_dir: Path, charts_dir: Path, out: Path) -> str:
         "",
         "## Reproduce",
         "",
-        "`make demo` (this report), `make demo STACK=prod`; on AWS: `pulumi up -s dev`, then "
+        "`make demo` (this report), `make demo STACK=fifo`, `make demo MODE=worker` (other runs), `make chaos`"
+        " (fault injection), `make bench`; on AWS: `pulumi up -s dev`, then "
         "`locust -f loadtest/locustfile.py --stack-outputs build/dev-outputs.json`.",
     ]
     text = "\n".join(lines) + "\n"
