@@ -55,6 +55,14 @@ class BatchOutcome:
     unprocessed_retries: int = 0
     latencies_ms: list[int] = dataclasses.field(default_factory=list)  # sentAt -> stored, per stored event
 
+    def totals(self) -> dict[str, int]:
+        """The counts the local runners add up across invocations (Lambda's poller and the worker)."""
+        return {
+            "stored": self.stored,
+            "routed_to_dlq": sum(self.routed_to_dlq.values()),
+            "write_failures": sum(self.write_failures.values()),
+        }
+
     @property
     def failed(self) -> int:
         """Records reported in batchItemFailures (SQS will deliver them again)."""

@@ -63,6 +63,12 @@ def record_handler(record: SQSRecord) -> dict:
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:
     maybe_overrun(FAULTS, context)
+    return handle_batch(event, context)
+
+
+def handle_batch(event: dict, context=None) -> dict:
+    """What the Lambda entry point and the standalone worker share: every record through the processor,
+    then the batch's metrics and summary line. Returns the partial batch response."""
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

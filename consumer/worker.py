@@ -158,23 +158,13 @@ class Worker:
 
 
 def _handler_batch(event: dict) -> tuple[set[str], dict]:
-    """The Lambda handler's processor and record handler, without the Lambda-only decorators."""
-    from aws_lambda_powertools.utilities.batch import process_partial_response
-
+    """The Lambda handler's batch work, without the Lambda-only decorators (so metrics are flushed here)."""
     from consumer import handler
 
-    response = process_partial_response(
-        event=event, record_handler=handler.record_handler, processor=handler.processor
-    )
-    outcome = handler.processor.outcome
-    handler.publish(outcome)
+    response = handler.handle_batch(event)
     handler.metrics.flush_metrics()
     failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
-    return failed, {
-        "stored": outcome.stored,
-        "routed_to_dlq": sum(outcome.routed_to_dlq.values()),
-        "write_failures": sum(outcome.write_failures.values()),
-    }
+    return failed, handler.processor.outcome.totals()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -146,18 +146,15 @@ def _invoke(handler, config: PollerConfig, messages: list[dict], request_id: str
         failed_ids = {failure["itemIdentifier"] for failure in failures}
         if not failed_ids <= {m["MessageId"] for m in messages}:
             raise ValueError("batchItemFailures names a message that was not in the batch")
-        outcome = handler.processor.outcome
-        return {
-            "failed_ids": failed_ids,
-            "stored": outcome.stored,
-            "routed_to_dlq": sum(outcome.routed_to_dlq.values()),
-            "write_failures": sum(outcome.write_failures.values()),
-            "timeouts": 0,
-        }
+        return {"failed_ids": failed_ids, **handler.processor.outcome.totals(), "timeouts": 0}
     except Exception as error:  # exception, timeout, malformed response: Lambda retries the whole batch
         print(f"invocation {request_id} failed as a whole: {type(error).__name__}: {error}", flush=True)
         timeout = int(isinstance(error, InvocationTimeout))
-        return {"failed_ids": None, "stored": 0, "routed_to_dlq": 0, "write_failures": 0, "timeouts": timeout}
+        return {
+            "failed_ids": None,
+            **dict.fromkeys(handler.processor.outcome.totals(), 0),
+            "timeouts": timeout,
+        }
     finally:
         signal.alarm(0)
 
