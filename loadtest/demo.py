@@ -155,26 +155,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.update(aws_environment(endpoint))
         local = phases.run("provision the stack on moto", provision, spec, endpoint)
         ceiling = phases.run("measure the emulator's ceiling", measure_ceiling, endpoint)
-        handler_env = {
-            **aws_environment(endpoint),
-            "TABLE_NAME": local.table_name,
-            "DLQ_URL": local.dlq_url,
-            "POWERTOOLS_SERVICE_NAME": "vehicle-consumer",
-            "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "VEHICLE_PIPELINE_FAULTS": args.faults,
-        }
-        config = PollerConfig(
-            local.queue_url,
-            local.queue_arn,
-            LOCAL_REGION,
-            settings.batch_size,
-            settings.batching_window_seconds,
-            local.function_name,
-            settings.function_timeout_seconds,
-            settings.function_memory_mb,
-            handler_env,
-            log_path="",
+        config = PollerConfig.for_stack(
+            local,
+            settings,
+            aws_environment(endpoint),
+            DLQ_URL=local.dlq_url,
+            VEHICLE_PIPELINE_FAULTS=args.faults,
         )
         runner = consumers(mode, config, local.dlq_url, settings, run_dir)
         phases.run(

@@ -24,9 +24,13 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consumer.sqs_event import lambda_sqs_event
+
+if TYPE_CHECKING:
+    from infra.settings import StackSettings
+    from loadtest.local_aws import LocalStack
 
 LONG_POLL_SECONDS = 1  # short enough that a stopping poller notices within a second
 
@@ -43,6 +47,33 @@ class PollerConfig:
     memory_mb: int
     environment: dict[str, str]  # TABLE_NAME, DLQ_URL, AWS endpoint…: what Lambda would give the function
     log_path: str
+
+    @classmethod
+    def for_stack(
+        cls, local: LocalStack, settings: StackSettings, aws_env: dict[str, str], **extra_env: str
+    ) -> PollerConfig:
+        """The function as the stack declares it, on the local stack. `extra_env` adds what the Pulumi
+        program sets by switch (DLQ_URL when routing) and the local-only VEHICLE_PIPELINE_FAULTS."""
+        environment = {
+            **aws_env,
+            "TABLE_NAME": local.table_name,
+            "POWERTOOLS_SERVICE_NAME": "vehicle-consumer",
+            "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
+            **extra_env,
+        }
+        return cls(
+            local.queue_url,
+            local.queue_arn,
+            local.region,
+            settings.batch_size,
+            settings.batching_window_seconds,
+            local.function_name,
+            settings.function_timeout_seconds,
+            settings.function_memory_mb,
+            environment,
+            log_path="",
+        )
 
 
 class LambdaContext:

@@ -1,4 +1,4 @@
-"""Helpers the local-pipeline tests share: a stack on moto_server and the poller configuration for it."""
+"""Helpers the local-pipeline tests share: a stack on moto_server, waiting, sending."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from collections.abc import Iterator
 
 from infra.resource_spec import StackSpec
 from infra.settings import StackSettings
-from loadtest.esm_runner import PollerConfig
-from loadtest.local_aws import LOCAL_REGION, LocalStack, aws_environment, moto_server, provision
+from loadtest.local_aws import LocalStack, aws_environment, moto_server, provision
 
 
 @contextlib.contextmanager
@@ -20,32 +19,6 @@ def local_stack(name: str, settings: StackSettings, monkeypatch) -> Iterator[tup
         for key, value in environment.items():
             monkeypatch.setenv(key, value)
         yield provision(StackSpec(name, settings), endpoint), environment
-
-
-def poller_config(
-    local: LocalStack, settings: StackSettings, aws_env: dict, **extra_env: str
-) -> PollerConfig:
-    """What the demo gives its pollers, for a test stack: no DLQ routing unless DLQ_URL is passed."""
-    environment = {
-        **aws_env,
-        "TABLE_NAME": local.table_name,
-        "POWERTOOLS_SERVICE_NAME": "vehicle-consumer",
-        "POWERTOOLS_METRICS_NAMESPACE": "Test",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        **extra_env,
-    }
-    return PollerConfig(
-        local.queue_url,
-        local.queue_arn,
-        LOCAL_REGION,
-        settings.batch_size,
-        settings.batching_window_seconds,
-        local.function_name,
-        settings.function_timeout_seconds,
-        256,
-        environment,
-        "",
-    )
 
 
 def wait_until(condition, timeout_s: float, what: str) -> None:

@@ -6,10 +6,10 @@ import boto3
 import pytest
 
 from infra.settings import StackSettings
-from loadtest.esm_runner import EsmRunner
+from loadtest.esm_runner import EsmRunner, PollerConfig
 from loadtest.ledger_check import scan_table
 from loadtest.vehicles import VehicleFactory
-from tests.loadtest.local_pipeline import local_stack, poller_config, send, wait_until
+from tests.loadtest.local_pipeline import local_stack, send, wait_until
 
 # Short visibility (6 × a 1 s timeout) and one receive before the DLQ keep the redrive path to seconds.
 SETTINGS = StackSettings(function_timeout_seconds=1, max_receive_count=1, max_concurrency=4, batch_size=10)
@@ -18,7 +18,7 @@ SETTINGS = StackSettings(function_timeout_seconds=1, max_receive_count=1, max_co
 @pytest.fixture
 def stack(tmp_path, monkeypatch):
     with local_stack("runner-test", SETTINGS, monkeypatch) as (local, aws_env):
-        config = poller_config(local, SETTINGS, aws_env)
+        config = PollerConfig.for_stack(local, SETTINGS, aws_env)
         runner = EsmRunner(config, local.dlq_url, SETTINGS.max_concurrency, tmp_path / "pollers")
         try:
             yield local, runner, boto3.client("sqs")

@@ -13,11 +13,11 @@ import boto3
 import pytest
 
 from infra.settings import from_stack_file
-from loadtest.esm_runner import EsmRunner
+from loadtest.esm_runner import EsmRunner, PollerConfig
 from loadtest.ledger_check import scan_table
 from loadtest.sqs_producer import OutgoingMessage, SqsProducer
 from loadtest.vehicles import VehicleFactory
-from tests.loadtest.local_pipeline import local_stack, poller_config, wait_until
+from tests.loadtest.local_pipeline import local_stack, wait_until
 
 SETTINGS = from_stack_file("fifo")
 VEHICLES, EVENTS_PER_VEHICLE = 12, 6
@@ -28,7 +28,9 @@ def fifo_stack(tmp_path, monkeypatch):
     # A 1 s timeout keeps the visibility timeout (6 s) and so each retry short.
     settings = dataclasses.replace(SETTINGS, function_timeout_seconds=1)
     with local_stack("fifo-test", settings, monkeypatch) as (local, aws_env):
-        config = poller_config(local, settings, aws_env, VEHICLE_PIPELINE_FAULTS="dynamodb_failure_ratio=0.1")
+        config = PollerConfig.for_stack(
+            local, settings, aws_env, VEHICLE_PIPELINE_FAULTS="dynamodb_failure_ratio=0.1"
+        )
         pollers = tmp_path / "pollers"
         runner = EsmRunner(config, local.dlq_url, settings.max_concurrency, pollers, start_pollers=3)
         try:

@@ -9,10 +9,11 @@ import boto3
 import pytest
 
 from infra.settings import StackSettings
+from loadtest.esm_runner import PollerConfig
 from loadtest.ledger_check import scan_table
 from loadtest.vehicles import VehicleFactory
 from loadtest.worker_fleet import WorkerFleet, desired_workers
-from tests.loadtest.local_pipeline import local_stack, poller_config, send, wait_until
+from tests.loadtest.local_pipeline import local_stack, send, wait_until
 
 
 @pytest.mark.parametrize(
@@ -26,7 +27,7 @@ def test_fleet_size_keeps_backlog_per_worker_at_the_target_within_bounds(visible
 def test_fleet_scales_out_on_backlog_drains_and_scales_in(tmp_path, monkeypatch):
     settings = StackSettings(function_timeout_seconds=1)
     with local_stack("fleet-test", settings, monkeypatch) as (local, aws_env):
-        config = poller_config(local, settings, aws_env)
+        config = PollerConfig.for_stack(local, settings, aws_env)
         sent = [VehicleFactory(seed=4).event() for _ in range(300)]
         send(boto3.client("sqs"), local.queue_url, [e.to_json() for e in sent])
         fleet = WorkerFleet(config, local.dlq_url, 1, 4, 20, tmp_path / "workers")
