@@ -203,6 +203,8 @@ class Sample:
 class EsmRunner:
     """Starts, scales and stops poller processes; samples the queue every second."""
 
+    STOP_TIMEOUT_S = 15
+
     def __init__(
         self,
         config: PollerConfig,
@@ -225,6 +227,7 @@ class EsmRunner:
         self._pollers: list[tuple[Any, Any]] = []  # (process, stop event)
         self._pollers_lock = threading.Lock()  # the controller and a chaos kill both change the list
         self._retired: list[Any] = []  # scaled-in processes finishing their last batch
+        self._launched = 0  # numbers each consumer's log (and stats) file
         self.totals = {
             "invocations": 0,
             "records": 0,
@@ -254,19 +257,32 @@ class EsmRunner:
         self._thread = threading.Thread(target=self._control, name="esm-controller", daemon=True)
         self._thread.start()
 
-    def _add_poller(self) -> None:
+    # ---- one consumer process: how it starts, is asked to stop, is waited for (WorkerFleet overrides) ----
+    def _launch(self, number: int) -> tuple[Any, Any]:
+        """Start consumer number `number` (1, 2, …); return (process, stop handle)."""
         stop = self._context.Event()
-        config = dataclasses.replace(
-            self.config, log_path=str(self.log_dir / f"poller-{len(self._pollers)}.log")
-        )
+        config = dataclasses.replace(self.config, log_path=str(self.log_dir / f"poller-{number}.log"))
         process = self._context.Process(target=run_poller, args=(config, stop, self._counters), daemon=True)
         process.start()
-        self._pollers.append((process, stop))
+        return process, stop
+
+    def _request_stop(self, process: Any, stop: Any) -> None:
+        stop.set()  # finishes its in-flight batch, then exits
+
+    def _wait(self, process: Any, timeout: float | None) -> bool:
+        """Wait for the process to exit; True when it did."""
+        process.join(timeout)
+        return not process.is_alive()
+
+    # ---- the set of them ------------------------------------------------------------------------------
+    def _add_poller(self) -> None:
+        self._launched += 1
+        self._pollers.append(self._launch(self._launched))
         self.max_pollers = max(self.max_pollers, len(self._pollers))
 
     def _remove_poller(self) -> None:
         process, stop = self._pollers.pop()
-        stop.set()  # finishes its in-flight batch, then exits; joined at stop()
+        self._request_stop(process, stop)  # reaped at stop()
         self._retired.append(process)
 
     def kill_one_poller(self) -> int | None:
@@ -277,7 +293,7 @@ class EsmRunner:
                 return None
             process, _ = self._pollers.pop(0)
         process.kill()
-        process.join()
+        self._wait(process, None)
         self.totals["pollers_killed"] += 1
         return process.pid
 
@@ -339,19 +355,20 @@ class EsmRunner:
     def reset_clock(self) -> None:
         self._t0 = time.monotonic()
 
-    def stop(self, timeout: float = 15) -> None:
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop scaling, ask every consumer to finish its batch, kill what still runs at the deadline."""
+        timeout = timeout or self.STOP_TIMEOUT_S
         self._stop.set()
         if self._thread:
             self._thread.join(timeout)
         processes = [process for process, _ in self._pollers] + self._retired
-        for _, stop in self._pollers:
-            stop.set()
+        for process, stop in self._pollers:
+            self._request_stop(process, stop)
         deadline = time.monotonic() + timeout
         for process in processes:
-            process.join(max(0.1, deadline - time.monotonic()))
-            if process.is_alive():
+            if not self._wait(process, max(0.1, deadline - time.monotonic())):
                 process.kill()
-                process.join()
+                self._wait(process, None)
         self._pollers.clear()
         self._retired = []
         self._drain_counters()

@@ -5,7 +5,8 @@ service instances, AWS's recommended metric for SQS consumers). This controller 
 second: as many workers as keep the backlog per worker at the target, between the fleet's min and max;
 out at once, in one worker at a time after 3 quiet seconds (target tracking scales in conservatively). A
 scaled-in worker gets SIGTERM, as Auto Scaling's termination gives the systemd service: it finishes its
-batch and exits 0. Sampling and the chaos kill are the event source mapping runner's.
+batch and exits 0. Scaling, sampling, stopping and the chaos kill are the event source mapping runner's;
+only how a worker starts, stops and reports its counters differs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from loadtest.esm_runner import EsmRunner, PollerConfig
 
@@ -29,6 +31,8 @@ def desired_workers(visible: int, target_backlog: int, minimum: int, maximum: in
 
 
 class WorkerFleet(EsmRunner):
+    STOP_TIMEOUT_S = 30
+
     def __init__(
         self,
         config: PollerConfig,
@@ -41,12 +45,10 @@ class WorkerFleet(EsmRunner):
         super().__init__(config, dlq_url, max_size, log_dir, start_pollers=min_size)
         self.min_size = min_size
         self.target_backlog = target_backlog
-        self._started = 0
         self._below_since: float | None = None
 
-    def _add_poller(self) -> None:
-        self._started += 1
-        name = f"worker-{self._started}"
+    def _launch(self, number: int) -> tuple[Any, Any]:
+        name = f"worker-{number}"
         env = {
             **os.environ,
             **self.config.environment,
@@ -59,23 +61,18 @@ class WorkerFleet(EsmRunner):
             process = subprocess.Popen(
                 [sys.executable, "-m", "consumer.worker"], env=env, stdout=log, stderr=subprocess.STDOUT
             )
-        self._pollers.append((process, None))
-        self.max_pollers = max(self.max_pollers, len(self._pollers))
+        return process, None
 
-    def _remove_poller(self) -> None:
-        process, _ = self._pollers.pop()
-        process.send_signal(signal.SIGTERM)  # finishes its batch, exits 0; reaped at stop()
-        self._retired.append(process)
+    def _request_stop(self, process: Any, stop: Any) -> None:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)  # finishes its batch, exits 0
 
-    def kill_one_poller(self) -> int | None:
-        with self._pollers_lock:
-            if not self._pollers:
-                return None
-            process, _ = self._pollers.pop(0)
-        process.kill()
-        process.wait()
-        self.totals["pollers_killed"] += 1
-        return process.pid
+    def _wait(self, process: Any, timeout: float | None) -> bool:
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
 
     def desired_pollers(self, visible: int, in_flight: int, now: float) -> int:
         desired = desired_workers(visible, self.target_backlog, self.min_size, self.max_concurrency)
@@ -96,21 +93,3 @@ class WorkerFleet(EsmRunner):
         self.totals["records"] = sum(s.get("received", 0) for s in stats)
         self.totals["invocations"] = sum(s.get("batches", 0) for s in stats)
         self.totals["failed_records"] = sum(s.get("failed", 0) for s in stats)
-
-    def stop(self, timeout: float = 30) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout)
-        processes = [process for process, _ in self._pollers] + self._retired
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self._pollers.clear()
-        self._retired = []
-        self._drain_counters()
