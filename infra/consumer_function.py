@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
@@ -29,9 +30,12 @@ class ConsumerFunctionArgs:
     kms_key_arn: Input[str] | None = None  # logs, environment and the role's key rights; None: AWS-managed
 
 
-def code_archive() -> pulumi.AssetArchive:
-    """Only the consumer package; its dependencies come from the Powertools layer and the runtime."""
-    return pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in package_files().items()})
+def code_archive(files: dict[str, Path] | None = None) -> pulumi.AssetArchive:
+    """A function's code: the consumer package unless `files` is given; dependencies come from the
+    Powertools layer and the runtime."""
+    return pulumi.AssetArchive(
+        {name: pulumi.FileAsset(str(path)) for name, path in (files or package_files()).items()}
+    )
 
 
 class ConsumerFunction(pulumi.ComponentResource):

@@ -11,6 +11,7 @@ from pulumi import Input, Output, ResourceOptions
 
 from infra import policies
 from infra.code_package import producer_package_files
+from infra.consumer_function import code_archive
 from infra.resource_spec import StackSpec
 
 HANDLER = "producer.handler.lambda_handler"
@@ -62,9 +63,7 @@ class ProducerFunction(pulumi.ComponentResource):
             runtime=settings.python_runtime,
             architectures=[settings.architecture],
             handler=HANDLER,
-            code=pulumi.AssetArchive(
-                {path: pulumi.FileAsset(str(file)) for path, file in producer_package_files().items()}
-            ),
+            code=code_archive(producer_package_files()),
             memory_size=256,
             timeout=60,
             layers=[settings.layer_arn(args.region)],  # fastjsonschema, for the event contract

@@ -74,30 +74,30 @@ class StackSpec:
     def _queue_name(self, base: str) -> str:
         return f"{self.prefix}-{base}" + (".fifo" if self.settings.fifo else "")
 
-    @property
-    def queue(self) -> QueueSpec:
+    def _queue_spec(
+        self, base: str, retention_seconds: int, max_receive_count: int | None = None
+    ) -> QueueSpec:
+        """Both queues share type (AWS requires FIFO ↔ FIFO), visibility timeout and FIFO switches."""
         return QueueSpec(
-            name=self._queue_name("events"),
+            name=self._queue_name(base),
             fifo=self.settings.fifo,
             visibility_timeout_seconds=self.settings.queue_visibility_timeout_seconds,
-            message_retention_seconds=self.settings.message_retention_seconds,
-            max_receive_count=self.settings.max_receive_count,
+            message_retention_seconds=retention_seconds,
+            max_receive_count=max_receive_count,
             content_based_deduplication=self.settings.content_based_deduplication,
             high_throughput=self.settings.high_throughput_fifo,
         )
 
     @property
-    def dead_letter_queue(self) -> QueueSpec:
-        # Same type as the source (AWS requires FIFO ↔ FIFO) and the longest retention, so nothing that
-        # reaches it expires before the source queue would have dropped it.
-        return QueueSpec(
-            name=self._queue_name("events-dlq"),
-            fifo=self.settings.fifo,
-            visibility_timeout_seconds=self.settings.queue_visibility_timeout_seconds,
-            message_retention_seconds=self.settings.dlq_retention_seconds,
-            content_based_deduplication=self.settings.content_based_deduplication,
-            high_throughput=self.settings.high_throughput_fifo,
+    def queue(self) -> QueueSpec:
+        return self._queue_spec(
+            "events", self.settings.message_retention_seconds, self.settings.max_receive_count
         )
+
+    @property
+    def dead_letter_queue(self) -> QueueSpec:
+        # The longest retention: nothing in it expires before the source queue would have dropped it.
+        return self._queue_spec("events-dlq", self.settings.dlq_retention_seconds)
 
     @property
     def table_name(self) -> str:
