@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,10 @@ class EventStatus:
         return f"{self.event_id}: {self.state} " + json.dumps(self.detail, default=str, sort_keys=True)
 
 
-def event_status(event_id: str, table: Any, sqs: Any, queue_url: str, dlq_url: str) -> EventStatus:
+def event_status(
+    event_id: str, table: Any, sqs: Any, queue_url: str, dead_letters: Callable[[], list[dict]]
+) -> EventStatus:
+    """`dead_letters` returns the DLQ's messages; it is only called for events not in the table."""
     item = table.get_item(Key={"eventId": event_id}, ConsistentRead=True).get("Item")
     if item:
         detail = {
@@ -51,7 +55,7 @@ def event_status(event_id: str, table: Any, sqs: Any, queue_url: str, dlq_url: s
         if "sentAt" in item:
             detail["latencyMs"] = int(item["storedAt"]) - int(item["sentAt"])
         return EventStatus(event_id, "STORED", detail)
-    for message in scan(sqs, dlq_url):
+    for message in dead_letters():
         if event_id in dead_letter_keys(message):
             reason = reason_of(message)
             receives = message.get("Attributes", {}).get("ApproximateReceiveCount")
@@ -89,7 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     session = boto3.session.Session(region_name=outputs.get("region"))
     table = session.resource("dynamodb").Table(outputs["tableName"])
     sqs = session.client("sqs")
-    states = [event_status(e, table, sqs, outputs["queueUrl"], outputs["dlqUrl"]) for e in args.event_ids]
+    # Read the DLQ once for every event asked about, and only if one of them is not stored.
+    dead_letters = functools.cache(lambda: scan(sqs, outputs["dlqUrl"]))
+    states = [event_status(e, table, sqs, outputs["queueUrl"], dead_letters) for e in args.event_ids]
     for status in states:
         print(status.line())
     return 0 if all(status.state == "STORED" for status in states) else 1
