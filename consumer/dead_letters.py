@@ -14,7 +14,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
-SQS_BATCH_LIMIT = 10
+from consumer.sqs_event import SQS_BATCH_LIMIT
+
 SQS_MAX_MESSAGE_ATTRIBUTES = 10
 REASON_ATTRIBUTE = "failureReason"
 SOURCE_ID_ATTRIBUTE = "sourceMessageId"

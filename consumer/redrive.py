@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from consumer.dead_letters import REASON_ATTRIBUTE, SOURCE_ID_ATTRIBUTE
+from consumer.sqs_event import delete_messages
 
 SCAN_VISIBILITY_SECONDS = 30  # long enough to read the whole DLQ once; messages are released right after
 MAX_RECEIVES = 10_000  # every loop here is bounded
@@ -122,11 +123,7 @@ def copy_redrive(
             QueueUrl=queue_url, Entries=[_resend_entry(m, i, fifo) for i, m in enumerate(batch)]
         )
         done = [batch[int(ok["Id"])] for ok in sent.get("Successful", [])]
-        if done:
-            sqs.delete_message_batch(
-                QueueUrl=dlq_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
-            )
+        delete_messages(sqs, dlq_url, done)
         moved += len(done)
         if moved >= limit:
             break

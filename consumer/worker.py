@@ -29,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from consumer.sqs_event import lambda_sqs_event
+from consumer.sqs_event import RECEIVE_ALL_ATTRIBUTES, delete_messages, lambda_sqs_event
 
 SQS_MAX_WAIT_SECONDS = 20
 SQS_MAX_MESSAGES = 10
@@ -113,9 +113,7 @@ class Worker:
                 QueueUrl=self.config.queue_url,
                 MaxNumberOfMessages=self.config.max_messages,
                 WaitTimeSeconds=self.config.wait_seconds,
-                AttributeNames=["All"],
-                MessageSystemAttributeNames=["All"],
-                MessageAttributeNames=["All"],
+                **RECEIVE_ALL_ATTRIBUTES,
             ).get("Messages", [])
             if messages:
                 self.handle(messages)
@@ -131,11 +129,7 @@ class Worker:
                 print(json.dumps({"message": "batch failed as a whole", "error": repr(error)}), flush=True)
                 failed_ids, outcome = {m["MessageId"] for m in messages}, {}
         done = [m for m in messages if m["MessageId"] not in failed_ids]
-        if done:
-            self.sqs.delete_message_batch(
-                QueueUrl=self.config.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
-            )
+        delete_messages(self.sqs, self.config.queue_url, done)
         self.counters.update(
             {
                 "batches": 1,

@@ -43,6 +43,7 @@ PRODUCER_FILES = (
     "loadtest/sqs_producer.py",
     "consumer/__init__.py",
     "consumer/vehicle_event.py",
+    "consumer/sqs_event.py",
 )
 
 

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consumer.sqs_event import lambda_sqs_event
+from consumer.sqs_event import RECEIVE_ALL_ATTRIBUTES, delete_messages, lambda_sqs_event
 
 if TYPE_CHECKING:
     from infra.settings import StackSettings
@@ -122,12 +122,7 @@ def run_poller(config: PollerConfig, stop, counters) -> None:
         outcome = _invoke(handler, config, messages, str(uuid.uuid4()))
         failed_ids = outcome["failed_ids"]
         done = [m for m in messages if failed_ids is not None and m["MessageId"] not in failed_ids]
-        for start in range(0, len(done), 10):
-            chunk = done[start : start + 10]
-            sqs.delete_message_batch(
-                QueueUrl=config.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
-            )
+        delete_messages(sqs, config.queue_url, done)
         counters.put(
             {
                 "routed_to_dlq": outcome["routed_to_dlq"],
@@ -152,9 +147,7 @@ def _gather(sqs, config: PollerConfig, stop) -> list[dict]:
             QueueUrl=config.queue_url,
             MaxNumberOfMessages=min(10, config.batch_size - len(messages)),
             WaitTimeSeconds=math.ceil(wait),
-            AttributeNames=["All"],
-            MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"],
+            **RECEIVE_ALL_ATTRIBUTES,
         ).get("Messages", [])
         messages += batch
         if window_ends is None:

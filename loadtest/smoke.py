@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import boto3
 
-from consumer.sqs_event import lambda_sqs_event
+from consumer.sqs_event import delete_messages, lambda_sqs_event
 from consumer.vehicle_event import VehicleEvent
 from infra.resource_spec import StackSpec
 from infra.settings import from_stack_file
@@ -117,12 +117,7 @@ def _drain(sqs, queue_url: str, queue_arn: str, deadline_s: float = 60) -> int:
         response = lambda_handler(lambda_sqs_event(messages, queue_arn, LOCAL_REGION), _Context())
         invocations += 1
         failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
-        done = [m for m in messages if m["MessageId"] not in failed]
-        if done:
-            sqs.delete_message_batch(
-                QueueUrl=queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
-            )
+        delete_messages(sqs, queue_url, [m for m in messages if m["MessageId"] not in failed])
     raise TimeoutError(f"queue not drained within {deadline_s} s")
 
 

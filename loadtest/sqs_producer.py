@@ -11,7 +11,7 @@ import os
 import time
 from typing import Any
 
-SQS_BATCH_LIMIT = 10
+from consumer.sqs_event import SQS_BATCH_LIMIT
 
 
 def xray_trace_header() -> str:
