@@ -25,18 +25,18 @@ unit: $(VENV)/.installed
 # The scale-out/in test on the embedded AWS (moto_server, local event source mapping, the real handler,
 # Locust's scale shape), no AWS account needed; ends with the ledger line and writes REPORT.md + report/*.png.
 demo: $(VENV)/.installed
-	$(PY) -m loadtest.demo --stack $(STACK) --mode $(MODE)
+	$(PY) -m loadtest.local.demo --stack $(STACK) --mode $(MODE)
 
 # The scale test with faults at once: 1% poison, 1% throttled writes, 1% timeout overruns, one poller SIGKILLed.
 chaos: $(VENV)/.installed
-	$(PY) -m loadtest.demo --stack $(STACK) --chaos
+	$(PY) -m loadtest.local.demo --stack $(STACK) --chaos
 
 # Seconds: provision the stack on moto, send events (one invalid), drain them through the handler, check the ledger.
 smoke: $(VENV)/.installed
-	$(PY) -m loadtest.smoke --stack $(STACK)
+	$(PY) -m loadtest.local.smoke --stack $(STACK)
 
 bench: $(VENV)/.installed
-	$(PY) -m loadtest.bench
+	$(PY) -m loadtest.local.bench
 
 # The handler fuzz test with 10,000 examples instead of make test's short profile.
 fuzz: $(VENV)/.installed

@@ -18,7 +18,7 @@ import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
 from infra import policies
-from infra.code_package import package_digest
+from infra.code_package import package_digest, worker_package_files
 from infra.consumer_function import code_archive
 from infra.resource_spec import StackSpec
 from infra.settings import PROJECT_ROOT
@@ -136,8 +136,8 @@ class WorkerFleet(pulumi.ComponentResource):
         self.artifact = aws.s3.BucketObjectv2(
             f"{name}-artifact",
             bucket=self.bucket.id,
-            key=f"worker/{package_digest()}.zip",
-            source=code_archive(),
+            key=f"worker/{package_digest(worker_package_files())}.zip",
+            source=code_archive(worker_package_files()),
             opts=self._child,
         )
         profile = self._instance_profile(name, spec, args)

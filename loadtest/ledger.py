@@ -13,7 +13,7 @@ import socket
 import threading
 from pathlib import Path
 
-from loadtest.sqs_producer import OutgoingMessage
+from producer.sqs_producer import OutgoingMessage
 
 
 @dataclasses.dataclass(frozen=True)

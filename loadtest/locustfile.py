@@ -18,8 +18,8 @@ from locust import LoadTestShape, User, constant_throughput, events, task
 
 from loadtest.ledger import LedgerWriter
 from loadtest.shapes import scale_stages, users_at
-from loadtest.sqs_producer import OutgoingMessage, SqsProducer
-from loadtest.vehicles import VehicleFactory
+from producer.sqs_producer import OutgoingMessage, SqsProducer
+from producer.vehicles import VehicleFactory
 
 _USERS = itertools.count(1)  # numbers this process's users, for their fleet names
 

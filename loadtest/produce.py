@@ -17,8 +17,8 @@ import time
 from collections.abc import Sequence
 
 from loadtest.ledger import LedgerWriter
-from loadtest.sqs_producer import SQS_BATCH_LIMIT, OutgoingMessage, SqsProducer
-from loadtest.vehicles import VehicleFactory
+from producer.sqs_producer import SQS_BATCH_LIMIT, OutgoingMessage, SqsProducer
+from producer.vehicles import VehicleFactory
 
 
 def queue_url_from(stack_outputs: str | None, queue_url: str | None) -> str:

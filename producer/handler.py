@@ -1,6 +1,6 @@
 """Producer Lambda (seed 000's generator): each invocation sends a number of vehicle events to the queue.
 
-The events come from the Locust user's own factory (`loadtest/vehicles.py`, built on the consumer's contract)
+The events come from the Locust user's own factory (`producer/vehicles.py`, built on the consumer's contract)
 and leave through the same `SqsProducer` (batches of 10, FIFO group and deduplication ids), so the Lambda, the
 load test and the CLI produce one kind of event. The count is the invocation's `{"count": N}` or
 EVENTS_PER_INVOCATION; an EventBridge schedule invokes it with no payload.
@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import os
 
-from loadtest.sqs_producer import SQS_BATCH_LIMIT, OutgoingMessage, SqsProducer
-from loadtest.vehicles import VehicleFactory
+from producer.sqs_producer import SQS_BATCH_LIMIT, OutgoingMessage, SqsProducer
+from producer.vehicles import VehicleFactory
 
 MAX_EVENTS_PER_INVOCATION = 10_000
 

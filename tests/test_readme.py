@@ -19,3 +19,24 @@ def test_every_stack_output_is_documented():
     exported = re.findall(r'pulumi\.export\("([A-Za-z]+)"', main)
     assert exported, "the program exports nothing"
     assert [name for name in exported if f"`{name}`" not in README] == []
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_layout_section_lists_every_code_folder():
+    layout = README.split("## Layout\n", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^([a-z_/]+)/ ", layout, flags=re.MULTILINE))
+    folders = {
+        path.parent.relative_to(REPO).as_posix()
+        for path in REPO.glob("**/__init__.py")
+        if path.parts[len(REPO.parts)] not in ("tests", ".venv", "build")
+    }
+    assert sorted(folders) == sorted(listed - {"tests"})
+
+
+def test_every_module_the_readme_runs_exists():
+    modules = set(re.findall(r"python -m ((?:consumer|producer|loadtest|ops)[a-z_.]*)", README))
+    assert modules, "the README runs no module"
+    missing = [name for name in sorted(modules) if not (REPO / (name.replace(".", "/") + ".py")).is_file()]
+    assert missing == []

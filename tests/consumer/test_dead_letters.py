@@ -7,9 +7,9 @@ from botocore.exceptions import ClientError
 
 from consumer import handler
 from consumer.dead_letters import DeadLetterRouter
-from tests.consumer.conftest import scan_all
 from tests.consumer.test_handler import invoke
 from tests.lambda_events import sqs_record, vehicle_body
+from tests.moto_table import scan_all
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ import boto3
 from consumer import handler
 from consumer.dead_letters import DeadLetterRouter
 from consumer.event_store import DynamoEventStore
-from tests.consumer.conftest import SPEC, scan_all
 from tests.consumer.test_handler import invoke
 from tests.lambda_events import sqs_record, vehicle_body
+from tests.moto_table import SPEC, scan_all
 
 
 def test_invalid_record_blocks_only_the_rest_of_its_group(store, table):

@@ -20,8 +20,8 @@ from moto import mock_aws
 from consumer import handler
 from consumer.event_store import DynamoEventStore
 from consumer.vehicle_event import MILEAGE_MAX, SENT_AT_MAX, SENT_AT_MIN, TEXT_MAX, YEAR_MAX, YEAR_MIN
-from tests.consumer.conftest import SPEC
 from tests.lambda_events import LambdaContext, sqs_event, sqs_record
+from tests.moto_table import SPEC
 
 # derandomize: make test replays the same 150 examples every run, so CI never flakes on a new draw.
 settings.register_profile(

@@ -6,8 +6,8 @@ from botocore.exceptions import ClientError
 
 from consumer import handler
 from consumer.event_store import DynamoEventStore
-from tests.consumer.conftest import SPEC, scan_all
 from tests.lambda_events import SEED_EXAMPLE, LambdaContext, sqs_event, sqs_record, vehicle_body
+from tests.moto_table import SPEC, scan_all
 
 
 def invoke(*records):

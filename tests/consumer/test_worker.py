@@ -25,10 +25,10 @@ from consumer.dead_letters import DeadLetterRouter
 from consumer.event_store import DynamoEventStore
 from consumer.worker import Worker, WorkerConfig
 from infra.settings import PROJECT_ROOT, StackSettings
-from loadtest.ledger_check import scan_table
-from loadtest.local_aws import LOCAL_REGION
-from loadtest.vehicles import VehicleFactory
-from tests.loadtest.local_pipeline import local_stack, send, wait_until
+from loadtest.analysis.ledger_check import scan_table
+from loadtest.local.embedded_aws import LOCAL_REGION
+from producer.vehicles import VehicleFactory
+from tests.loadtest.local.local_pipeline import local_stack, send, wait_until
 
 # A 1 s function timeout gives the queue a 6 s visibility timeout: a SIGKILLed batch is back in seconds.
 SETTINGS = StackSettings(function_timeout_seconds=1)

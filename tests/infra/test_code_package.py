@@ -1,4 +1,4 @@
-"""The function's code package is the consumer and nothing else, and the handler imports from it alone.
+"""Each function's code package is what its entry point imports, and imports from itself alone.
 
 GIVEN the zip built the way the program archives the code (`write_zip`)
 WHEN it is extracted and `consumer.handler` imported in an isolated interpreter that sees only that directory
@@ -16,7 +16,15 @@ import textwrap
 import zipfile
 from pathlib import Path
 
-from infra.code_package import package_files, producer_package_files, write_zip
+import pytest
+
+from infra.code_package import (
+    import_closure,
+    package_files,
+    producer_package_files,
+    worker_package_files,
+    write_zip,
+)
 from infra.settings import PROJECT_ROOT
 
 MAX_PACKAGE_BYTES = 64 * 1024
@@ -74,18 +82,46 @@ def run_isolated(code: str, package_dir: Path, *args: str) -> dict:
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
-def test_archive_holds_exactly_the_consumer_sources_and_is_small(tmp_path):
+# What each deployed unit ships, listed by hand: a new import changes a package only when this list agrees.
+CONSUMER_PACKAGE = [
+    "consumer/__init__.py",
+    "consumer/batch_processor.py",
+    "consumer/dead_letters.py",
+    "consumer/event_store.py",
+    "consumer/fault_injection.py",
+    "consumer/handler.py",
+    "consumer/sqs_event.py",
+    "consumer/stored_item.py",
+    "consumer/vehicle_event.py",
+]
+WORKER_PACKAGE = sorted([*CONSUMER_PACKAGE, "consumer/worker.py"])
+PRODUCER_PACKAGE = [
+    "consumer/__init__.py",
+    "consumer/sqs_event.py",
+    "consumer/vehicle_event.py",
+    "producer/__init__.py",
+    "producer/handler.py",
+    "producer/sqs_producer.py",
+    "producer/vehicles.py",
+]
+
+
+def test_each_package_ships_exactly_what_its_entry_point_imports():
+    assert list(package_files()) == CONSUMER_PACKAGE
+    assert list(worker_package_files()) == WORKER_PACKAGE
+    assert list(producer_package_files()) == PRODUCER_PACKAGE
+
+
+def test_consumer_archive_holds_the_package_and_is_small(tmp_path):
     archive = write_zip(tmp_path / "consumer.zip")
     with zipfile.ZipFile(archive) as opened:
-        names = opened.namelist()
-    consumer_sources = sorted(
-        f"consumer/{path.relative_to(PROJECT_ROOT / 'consumer').as_posix()}"
-        for path in (PROJECT_ROOT / "consumer").rglob("*.py")
-        if "__pycache__" not in path.parts
-    )
-    assert names == consumer_sources
-    assert "consumer/handler.py" in names
+        assert opened.namelist() == CONSUMER_PACKAGE
     assert archive.stat().st_size < MAX_PACKAGE_BYTES
+
+
+def test_a_missing_entry_module_is_named():
+    with pytest.raises(FileNotFoundError, match=r"no entry module consumer\.nosuch"):
+        import_closure("consumer.nosuch")
 
 
 def test_archive_is_deterministic(tmp_path):

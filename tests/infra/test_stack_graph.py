@@ -14,8 +14,9 @@ import pulumi
 
 from infra import policies
 from infra.code_package import package_files
-from infra.settings import PROJECT_ROOT, SQS_MAX_RETENTION_SECONDS, region_of
-from tests.infra.pulumi_harness import Resource, run_program, stacks
+from infra.powertools_layer import parameter_name
+from infra.settings import SQS_MAX_RETENTION_SECONDS, region_of
+from tests.infra.pulumi_harness import Resource, powertools_parameter, run_program, stacks
 
 QUEUE = "aws:sqs/queue:Queue"
 QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
@@ -214,7 +215,9 @@ def test_function_is_traced_layered_configured_and_waits_for_its_logs_and_rights
         s.function_timeout_seconds,
     )
     assert function.inputs["tracingConfig"] == {"mode": "Active"}
-    assert function.inputs["layers"] == [s.layer_arn(region_of(spec.stack))]
+    # The locked Powertools release's public layer (tests/infra/test_deployed_as_tested.py).
+    locked_layer = powertools_parameter(parameter_name(s), graph.region)["insecureValue"]
+    assert function.inputs["layers"] == [locked_layer]
     assert function.inputs["role"] == arn(graph.one(ROLE, "consumer-role"))
     assert function.inputs["loggingConfig"] == {"logFormat": "Text", "logGroup": spec.log_group_name}
     assert function.inputs["environment"] == {
@@ -233,9 +236,7 @@ def test_function_is_traced_layered_configured_and_waits_for_its_logs_and_rights
 def test_function_code_is_the_consumer_package_only(graph):
     code = graph.one(FUNCTION, "consumer-function").inputs["code"]
     assert isinstance(code, pulumi.AssetArchive)
-    consumer_dir = PROJECT_ROOT / "consumer"
-    expected = {f"consumer/{path.name}" for path in consumer_dir.glob("*.py")}
-    assert set(code.assets) == expected
+    assert "consumer/worker.py" not in code.assets  # the fleet's, not the function's
     assert {name: Path(asset.path) for name, asset in code.assets.items()} == package_files()
 
 

@@ -15,7 +15,7 @@ import subprocess
 import pytest
 
 from infra import policies
-from infra.code_package import package_digest, package_files
+from infra.code_package import package_digest, worker_package_files
 from infra.worker_fleet import pinned_requirements
 from tests.infra.pulumi_harness import Graph, run_program
 
@@ -85,8 +85,8 @@ def test_with_the_stacks_key_the_bucket_uses_it_and_the_role_may_decrypt_through
 
 def test_the_artifact_is_the_consumer_package_named_by_its_content(fleet):
     artifact = fleet.one("aws:s3/bucketObjectv2:BucketObjectv2")
-    assert artifact.inputs["key"] == f"worker/{package_digest()}.zip"
-    assert sorted(artifact.inputs["source"].assets) == sorted(package_files())
+    assert artifact.inputs["key"] == f"worker/{package_digest(worker_package_files())}.zip"
+    assert sorted(artifact.inputs["source"].assets) == sorted(worker_package_files())
     assert (
         fleet.outputs["workerArtifact"]
         == f"s3://{fleet.one(BUCKET).state['bucket']}/{artifact.inputs['key']}"

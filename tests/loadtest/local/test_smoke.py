@@ -5,13 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_smoke_run_stores_every_valid_event_and_routes_the_invalid_one():
     # A child process, as `make smoke` runs it: the run points boto3 at its own moto_server.
     child = subprocess.run(
-        [sys.executable, "-m", "loadtest.smoke", "--stack", "dev", "--count", "12"],
+        [sys.executable, "-m", "loadtest.local.smoke", "--stack", "dev", "--count", "12"],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -3,8 +3,8 @@
 import csv
 import json
 
-from loadtest import report
-from loadtest.scaling_model import LambdaModel, SeedEc2Model, human
+from loadtest.analysis import report
+from loadtest.analysis.scaling_model import LambdaModel, SeedEc2Model, human
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

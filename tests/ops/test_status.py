@@ -1,4 +1,4 @@
-"""`python -m loadtest.status`: where an event is, read from the stack's table, DLQ and queue on moto_server.
+"""`python -m ops.status`: where an event is, read from the stack's table, DLQ and queue on moto_server.
 
 GIVEN one event stored by the consumer, one rejected into the DLQ with its reason, one moved there by the
 redrive policy (no reason), one still queued, and one never sent
@@ -16,10 +16,10 @@ from consumer.dead_letters import DeadLetterRouter
 from consumer.event_store import DynamoEventStore
 from consumer.worker import Worker, WorkerConfig
 from infra.settings import StackSettings
-from loadtest import status
-from loadtest.local_aws import LOCAL_REGION
-from loadtest.vehicles import VehicleFactory
-from tests.loadtest.local_pipeline import local_stack
+from loadtest.local.embedded_aws import LOCAL_REGION
+from ops import status
+from producer.vehicles import VehicleFactory
+from tests.loadtest.local.local_pipeline import local_stack
 
 
 @pytest.fixture

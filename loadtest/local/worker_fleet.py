@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from loadtest.esm_runner import EsmRunner, PollerConfig
+from loadtest.local.esm_runner import EsmRunner, PollerConfig
 
 SCALE_IN_QUIET_SECONDS = 3
 

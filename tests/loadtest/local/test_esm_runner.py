@@ -6,10 +6,10 @@ import boto3
 import pytest
 
 from infra.settings import StackSettings
-from loadtest.esm_runner import EsmRunner, PollerConfig
-from loadtest.ledger_check import scan_table
-from loadtest.vehicles import VehicleFactory
-from tests.loadtest.local_pipeline import local_stack, send, wait_until
+from loadtest.analysis.ledger_check import scan_table
+from loadtest.local.esm_runner import EsmRunner, PollerConfig
+from producer.vehicles import VehicleFactory
+from tests.loadtest.local.local_pipeline import local_stack, send, wait_until
 
 # Short visibility (6 × a 1 s timeout) and one receive before the DLQ keep the redrive path to seconds.
 SETTINGS = StackSettings(function_timeout_seconds=1, max_receive_count=1, max_concurrency=4, batch_size=10)

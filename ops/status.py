@@ -1,4 +1,4 @@
-"""Where is my event? `python -m loadtest.status EVENT_ID --stack-outputs build/dev-outputs.json`.
+"""Where is my event? `python -m ops.status EVENT_ID --stack-outputs build/dev-outputs.json`.
 
 Answers, in this order (seed 002's status updates):
 - STORED: the item, with its processing status and times (sent, enqueued, first received, stored), the
@@ -24,8 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from consumer.redrive import NO_REASON, reason_of, scan
-from loadtest.ledger_check import dead_letter_keys
+from ops.dead_letter_queue import NO_REASON, dead_letter_keys, reason_of, scan
 
 TIME_FIELDS = ("sentAt", "enqueuedAt", "receivedAt", "storedAt")
 
@@ -81,7 +80,7 @@ def event_status(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m loadtest.status", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m ops.status", description=__doc__.split("\n\n")[0])
     parser.add_argument("event_ids", nargs="+", metavar="EVENT_ID")
     parser.add_argument(
         "--stack-outputs", type=Path, required=True, help="JSON of `pulumi stack output --json`"

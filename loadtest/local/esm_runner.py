@@ -6,8 +6,8 @@ the Lambda SQS event, invokes `consumer.handler.lambda_handler` with a Lambda-li
 function's timeout, and honours the response as Lambda does: a well-formed `batchItemFailures` deletes every
 other record; an exception, a timeout or a malformed response deletes nothing. Failures come back after the
 visibility timeout and reach the DLQ through the queue's redrive policy. On a FIFO queue a message group is
-never split between two pollers and comes back in order, as SQS guarantees (moto needs loadtest/emulator.py
-for that).
+never split between two pollers and comes back in order, as SQS guarantees (moto needs
+loadtest/local/emulator.py for that).
 
 The controller scales pollers with the backlog, as the AWS poller adds concurrency while messages wait and
 releases it when the queue is idle, bounded by the stack's maxConcurrency, and samples the queue every second.
@@ -30,7 +30,7 @@ from consumer.sqs_event import RECEIVE_ALL_ATTRIBUTES, delete_messages, lambda_s
 
 if TYPE_CHECKING:
     from infra.settings import StackSettings
-    from loadtest.local_aws import LocalStack
+    from loadtest.local.embedded_aws import LocalStack
 
 LONG_POLL_SECONDS = 1  # short enough that a stopping poller notices within a second
 

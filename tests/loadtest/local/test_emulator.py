@@ -1,4 +1,4 @@
-"""The embedded SQS hands out FIFO message groups as SQS does (loadtest/emulator.py over moto).
+"""The embedded SQS hands out FIFO message groups as SQS does (loadtest/local/emulator.py over moto).
 
 GIVEN a FIFO queue on the emulator
 WHEN three messages of a group fail together and a long poll waits for them / two receivers poll one group
@@ -10,7 +10,7 @@ import threading
 import boto3
 import pytest
 
-from loadtest.local_aws import aws_environment, moto_server
+from loadtest.local.embedded_aws import aws_environment, moto_server
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Smoke run of the whole pipeline on the embedded AWS, in seconds: `python -m loadtest.smoke --stack dev`.
+"""Smoke run of the whole pipeline on the embedded AWS, in seconds: `python -m loadtest.local.smoke`.
 
 Starts moto_server, creates the stack's queue, DLQ and table from its stack file, sends a few valid events
 plus one invalid body, delivers them to the real handler in Lambda-shaped events (a single poller, the
@@ -22,7 +22,7 @@ from consumer.sqs_event import delete_messages, lambda_sqs_event
 from consumer.vehicle_event import VehicleEvent
 from infra.resource_spec import StackSpec
 from infra.settings import from_stack_file
-from loadtest.local_aws import LOCAL_REGION, aws_environment, moto_server, provision
+from loadtest.local.embedded_aws import LOCAL_REGION, aws_environment, moto_server, provision
 
 
 class _Context:
@@ -122,7 +122,9 @@ def _drain(sqs, queue_url: str, queue_arn: str, deadline_s: float = 60) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m loadtest.smoke", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtest.local.smoke", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--stack", default="dev")
     parser.add_argument("--count", type=int, default=25, help="valid events to send (default 25)")
     args = parser.parse_args(argv)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 from collections import Counter
 from typing import Any
 
 from loadtest.ledger import LedgerEntry
+from ops.dead_letter_queue import dead_letter_keys
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,20 +37,6 @@ class LedgerResult:
     def line(self) -> str:
         counts = ("lost", "duplicated", "in_dlq", "stored", "accepted")
         return " ".join(f"{name}={getattr(self, name)}" for name in counts)
-
-
-def dead_letter_keys(message: dict) -> set[str]:
-    keys = {message["MessageId"]}
-    source = message.get("MessageAttributes", {}).get("sourceMessageId")
-    if source:
-        keys.add(source["StringValue"])
-    try:
-        body = json.loads(message["Body"])
-        if isinstance(body, dict) and isinstance(body.get("eventId"), str):
-            keys.add(body["eventId"])
-    except ValueError:
-        pass
-    return keys
 
 
 def check_ledger(

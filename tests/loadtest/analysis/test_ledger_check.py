@@ -2,8 +2,8 @@
 
 import json
 
+from loadtest.analysis.ledger_check import check_ledger, order_violations
 from loadtest.ledger import LedgerEntry
-from loadtest.ledger_check import check_ledger, order_violations
 
 LEDGER = [
     LedgerEntry("e1", "m1", "V1", 1, False),

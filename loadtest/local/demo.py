@@ -1,4 +1,4 @@
-"""The scale-out/in test on the embedded AWS: `python -m loadtest.demo --stack dev` (what `make demo` runs).
+"""The scale-out/in test on the embedded AWS, what `make demo` runs: `python -m loadtest.local.demo`.
 
 Phases: start moto_server; provision the stack from its stack file; measure the emulator's own ceiling;
 start the consumers (the local event source mapping, or with `--mode worker` the worker fleet); run Locust's
@@ -25,18 +25,18 @@ from pathlib import Path
 
 import boto3
 
-from consumer.redrive import NO_REASON, reason_of
-from consumer.redrive import scan as read_dead_letters
 from infra.resource_spec import StackSpec
 from infra.settings import KEYS, PROJECT_ROOT, from_stack_file
-from loadtest import report
-from loadtest.emulator_ceiling import measure_ceiling
-from loadtest.esm_runner import EsmRunner, PollerConfig
+from loadtest.analysis import report
+from loadtest.analysis.ledger_check import check_ledger, order_violations, scan_table
 from loadtest.ledger import read_ledger
-from loadtest.ledger_check import check_ledger, order_violations, scan_table
-from loadtest.local_aws import LOCAL_REGION, aws_environment, moto_server, provision
+from loadtest.local.embedded_aws import LOCAL_REGION, aws_environment, moto_server, provision
+from loadtest.local.emulator_ceiling import measure_ceiling
+from loadtest.local.esm_runner import EsmRunner, PollerConfig
+from loadtest.local.worker_fleet import WorkerFleet
 from loadtest.shapes import scale_stages, total_seconds
-from loadtest.worker_fleet import WorkerFleet
+from ops.dead_letter_queue import NO_REASON, reason_of
+from ops.dead_letter_queue import scan as read_dead_letters
 
 DRAIN_DEADLINE_S = 120
 
@@ -110,7 +110,9 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m loadtest.demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtest.local.demo", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--stack", default="dev")
     # Peak 6 users × 2 calls/s × 10 = 120 msgs/s: about a third of moto's bare send+receive+delete ceiling,
     # which the pipeline shares with DynamoDB writes and sampling. moto slows down as a backlog grows (it

@@ -1,8 +1,8 @@
 """DLQ tool: see what failed and why, send it back for another try, or purge it.
 
-    python -m consumer.redrive --stack-outputs build/dev-outputs.json peek
-    python -m consumer.redrive --stack-outputs build/dev-outputs.json redrive --rate 50
-    python -m consumer.redrive --stack-outputs build/dev-outputs.json purge --yes
+    python -m ops.redrive --stack-outputs build/dev-outputs.json peek
+    python -m ops.redrive --stack-outputs build/dev-outputs.json redrive --rate 50
+    python -m ops.redrive --stack-outputs build/dev-outputs.json purge --yes
 
 On AWS, redrive uses SQS's own StartMessageMoveTask. Emulators lack it (moto does), so with a custom
 endpoint (AWS_ENDPOINT_URL) the tool copies instead: receive, send to the source queue with body and
@@ -23,43 +23,7 @@ from typing import Any
 
 from consumer.dead_letters import REASON_ATTRIBUTE, SOURCE_ID_ATTRIBUTE
 from consumer.sqs_event import delete_messages
-
-SCAN_VISIBILITY_SECONDS = 30  # long enough to read the whole DLQ once; messages are released right after
-MAX_RECEIVES = 10_000  # every loop here is bounded
-NO_REASON = "maxReceiveCount exceeded (redrive policy)"
-
-
-def reason_of(message: dict) -> str:
-    attribute = message.get("MessageAttributes", {}).get(REASON_ATTRIBUTE)
-    return attribute["StringValue"].split(":", 1)[0] if attribute else NO_REASON
-
-
-def scan(sqs: Any, dlq_url: str, limit: int = MAX_RECEIVES) -> list[dict]:
-    """Read up to `limit` DLQ messages without deleting them (they become visible again at once)."""
-    seen: dict[str, dict] = {}
-    for _ in range(limit // 10 + 1):
-        batch = sqs.receive_message(
-            QueueUrl=dlq_url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=0,
-            VisibilityTimeout=SCAN_VISIBILITY_SECONDS,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
-        if not batch or len(seen) >= limit:
-            break
-        seen.update((message["MessageId"], message) for message in batch)
-    release(sqs, dlq_url, list(seen.values()))
-    return list(seen.values())
-
-
-def release(sqs: Any, dlq_url: str, messages: Sequence[dict]) -> None:
-    for start in range(0, len(messages), 10):
-        entries = [
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-            for i, m in enumerate(messages[start : start + 10])
-        ]
-        sqs.change_message_visibility_batch(QueueUrl=dlq_url, Entries=entries)
+from ops.dead_letter_queue import MAX_RECEIVES, SCAN_VISIBILITY_SECONDS, reason_of, scan
 
 
 def summarize(messages: Sequence[dict], samples: int = 3) -> dict[str, Any]:
@@ -142,7 +106,7 @@ def move_task_redrive(sqs: Any, dlq_url: str, queue_url: str, rate: float) -> st
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m consumer.redrive", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m ops.redrive", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack-outputs", help="JSON of `pulumi stack output --json` (dlqUrl, queueUrl)")
     parser.add_argument("--dlq-url", default=os.environ.get("DLQ_URL"))
     parser.add_argument("--queue-url", default=os.environ.get("QUEUE_URL"))

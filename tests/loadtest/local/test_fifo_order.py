@@ -13,11 +13,11 @@ import boto3
 import pytest
 
 from infra.settings import from_stack_file
-from loadtest.esm_runner import EsmRunner, PollerConfig
-from loadtest.ledger_check import scan_table
-from loadtest.sqs_producer import OutgoingMessage, SqsProducer
-from loadtest.vehicles import VehicleFactory
-from tests.loadtest.local_pipeline import local_stack, wait_until
+from loadtest.analysis.ledger_check import scan_table
+from loadtest.local.esm_runner import EsmRunner, PollerConfig
+from producer.sqs_producer import OutgoingMessage, SqsProducer
+from producer.vehicles import VehicleFactory
+from tests.loadtest.local.local_pipeline import local_stack, wait_until
 
 SETTINGS = from_stack_file("fifo")
 VEHICLES, EVENTS_PER_VEHICLE = 12, 6
@@ -25,8 +25,10 @@ VEHICLES, EVENTS_PER_VEHICLE = 12, 6
 
 @pytest.fixture
 def fifo_stack(tmp_path, monkeypatch):
-    # A 1 s timeout keeps the visibility timeout (6 s) and so each retry short.
-    settings = dataclasses.replace(SETTINGS, function_timeout_seconds=1)
+    # A 1 s timeout keeps the visibility timeout (6 s) and so each retry short. Records held back behind a
+    # failed one of their group count receives too; 10 receives keep a busy machine's slow batches from
+    # dead-lettering an event this test expects stored.
+    settings = dataclasses.replace(SETTINGS, function_timeout_seconds=1, max_receive_count=10)
     with local_stack("fifo-test", settings, monkeypatch) as (local, aws_env):
         config = PollerConfig.for_stack(
             local, settings, aws_env, VEHICLE_PIPELINE_FAULTS="dynamodb_failure_ratio=0.1"

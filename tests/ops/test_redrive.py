@@ -7,11 +7,12 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.stub import Stubber
 
-from consumer import redrive
 from consumer.dead_letters import DeadLetterRouter
-from tests.consumer.conftest import scan_all
+from ops import redrive
+from ops.dead_letter_queue import NO_REASON
 from tests.consumer.test_handler import invoke
 from tests.lambda_events import sqs_record, vehicle_body
+from tests.moto_table import scan_all
 
 
 @pytest.fixture
@@ -48,7 +49,7 @@ def test_peek_groups_by_reason_and_leaves_messages_in_place(queues, capsys):
 
     summary = json.loads(capsys.readouterr().out)
     assert summary["total"] == 3
-    assert summary["byReason"] == {"not_json": 1, "missing_field": 1, redrive.NO_REASON: 1}
+    assert summary["byReason"] == {"not_json": 1, "missing_field": 1, NO_REASON: 1}
     assert summary["samples"]["not_json"] == ["garbage"]
     assert visible(sqs, dlq) == 3
 

@@ -9,11 +9,11 @@ import boto3
 import pytest
 
 from infra.settings import StackSettings
-from loadtest.esm_runner import PollerConfig
-from loadtest.ledger_check import scan_table
-from loadtest.vehicles import VehicleFactory
-from loadtest.worker_fleet import WorkerFleet, desired_workers
-from tests.loadtest.local_pipeline import local_stack, send, wait_until
+from loadtest.analysis.ledger_check import scan_table
+from loadtest.local.esm_runner import PollerConfig
+from loadtest.local.worker_fleet import WorkerFleet, desired_workers
+from producer.vehicles import VehicleFactory
+from tests.loadtest.local.local_pipeline import local_stack, send, wait_until
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ timeout ended leave the in-flight set first, then moto's own pass runs on a cons
 a message in flight wait; the others are delivered in order, several per group in one batch). Standard
 queues keep moto's receive as is.
 
-Run as `python -m loadtest.emulator -H 127.0.0.1 -p PORT`, the arguments of `moto_server`.
+Run as `python -m loadtest.local.emulator -H 127.0.0.1 -p PORT`, the arguments of `moto_server`.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import json
 import boto3
 from botocore.stub import Stubber
 
-from loadtest.cloudwatch_source import dashboard_images, metric_queries, samples
+from loadtest.analysis.cloudwatch_source import dashboard_images, metric_queries, samples
 
 OUTPUTS = {
     "queueUrl": "https://sqs.eu-west-1.amazonaws.com/1/vp-prod-events",

@@ -11,8 +11,8 @@ from moto import mock_aws
 from consumer.vehicle_event import InvalidEvent, parse_vehicle_event
 from loadtest import produce
 from loadtest.ledger import LedgerWriter, read_ledger
-from loadtest.sqs_producer import OutgoingMessage, SendResult, SqsProducer
-from loadtest.vehicles import VehicleFactory
+from producer.sqs_producer import OutgoingMessage, SendResult, SqsProducer
+from producer.vehicles import VehicleFactory
 
 TRACE_HEADER = re.compile(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=1")
 

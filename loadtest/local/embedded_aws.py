@@ -53,8 +53,8 @@ def moto_server(log_path: Path | None = None, start_timeout: float = 30.0) -> It
     port = _free_loopback_port()
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        # moto_server with FIFO message groups locked as SQS locks them (loadtest/emulator.py).
-        [sys.executable, "-m", "loadtest.emulator", "-H", "127.0.0.1", "-p", str(port)],
+        # moto_server with FIFO message groups locked as SQS locks them (loadtest/local/emulator.py).
+        [sys.executable, "-m", "loadtest.local.emulator", "-H", "127.0.0.1", "-p", str(port)],
         cwd=PROJECT_ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,

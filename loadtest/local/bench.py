@@ -22,9 +22,9 @@ from consumer.sqs_event import lambda_sqs_event
 from infra.code_package import write_zip
 from infra.resource_spec import StackSpec
 from infra.settings import PROJECT_ROOT, StackSettings
-from loadtest.local_aws import LOCAL_REGION, aws_environment, moto_server, provision
-from loadtest.sqs_producer import OutgoingMessage, SqsProducer
-from loadtest.vehicles import VehicleFactory
+from loadtest.local.embedded_aws import LOCAL_REGION, aws_environment, moto_server, provision
+from producer.sqs_producer import OutgoingMessage, SqsProducer
+from producer.vehicles import VehicleFactory
 
 BENCH_FILE = PROJECT_ROOT / "build" / "bench.json"
 

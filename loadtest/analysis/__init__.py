@@ -1,0 +1,1 @@
+"""Run analysis: the ledger check, the report and its CloudWatch source, and the models the report uses."""
