@@ -7,9 +7,12 @@ from __future__ import annotations
 
 VERSION = "2012-10-17"
 
-# moto authorizes SendMessageBatch as its own action; real IAM authorizes a batch as SendMessage. Naming
-# both keeps the policy correct on AWS and enforceable in the local IAM proof.
-PRODUCER_ACTIONS = ["sqs:SendMessage", "sqs:SendMessageBatch", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"]
+# Only real IAM actions. SQS authorizes SendMessageBatch, DeleteMessageBatch and
+# ChangeMessageVisibilityBatch through SendMessage, DeleteMessage and ChangeMessageVisibility and has no IAM
+# action of their names: a policy naming one is refused or dead text ("Amazon SQS batch actions", SQS
+# developer guide). moto's IAM checks the batch names as actions of their own; the moto tests add them there
+# (tests/security/test_iam_enforcement.py).
+PRODUCER_ACTIONS = ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"]
 CONSUMER_QUEUE_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
 # The worker extends the visibility of a slow batch itself (Lambda's poller needs no such right).
 WORKER_QUEUE_ACTIONS = [*CONSUMER_QUEUE_ACTIONS, "sqs:ChangeMessageVisibility"]
@@ -210,8 +213,7 @@ def _consume_and_store(
             {
                 "Sid": "RoutePermanentErrors",
                 "Effect": "Allow",
-                # Batch named for moto's IAM, as for producers (AWS authorizes a batch as SendMessage).
-                "Action": ["sqs:SendMessage", "sqs:SendMessageBatch"],
+                "Action": ["sqs:SendMessage"],  # which also authorizes SendMessageBatch
                 "Resource": dlq_arn,
             }
         )

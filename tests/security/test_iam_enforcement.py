@@ -3,6 +3,12 @@
 The documents come from infra/policies.py, the same builders the Pulumi components serialize. moto enforces
 SQS per queue ARN; its DynamoDB resource-level checks are unreliable (GUIDE §2), so the table side is asserted
 on the documents themselves.
+
+One difference from AWS is bridged here, and only here: moto checks `sqs:SendMessageBatch` (and the other
+batch calls) as IAM actions of their own, while AWS has no such actions and authorizes each batch through its
+single-message action. The deployed documents name only the single-message actions (the conformance suite
+lints them against AWS's action list); `for_moto` gives moto the batch alias of each, so a batch call is
+judged here as AWS judges it.
 """
 
 import json
@@ -19,6 +25,26 @@ from infra import policies
 from tests.lambda_events import sqs_record
 
 REGION = "us-east-1"
+# AWS's single-message action -> the batch call moto checks under its own name (AWS authorizes the batch with
+# the single-message action: "Amazon SQS batch actions", SQS developer guide).
+MOTO_BATCH_ALIASES = {
+    "sqs:SendMessage": "sqs:SendMessageBatch",
+    "sqs:DeleteMessage": "sqs:DeleteMessageBatch",
+    "sqs:ChangeMessageVisibility": "sqs:ChangeMessageVisibilityBatch",
+}
+
+
+def for_moto(document: dict) -> dict:
+    """The deployed document with moto's batch alias next to each single-message SQS action it allows."""
+
+    def with_aliases(statement: dict) -> dict:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        aliases = [MOTO_BATCH_ALIASES[action] for action in actions if action in MOTO_BATCH_ALIASES]
+        return {**statement, "Action": [*actions, *aliases]} if aliases else statement
+
+    return {**document, "Statement": [with_aliases(statement) for statement in document["Statement"]]}
+
+
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/vehicle-pipeline-test-vehicle-events"
 LOG_GROUP_ARN = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/vehicle-pipeline-test-consumer"
 
@@ -48,11 +74,11 @@ def principals(monkeypatch):
         sqs.send_message(QueueUrl=queue, MessageBody="already queued")
         iam = boto3.client("iam", region_name=REGION)
         users = {
-            "producer": _user_with_policy(iam, "producer", policies.producer_policy(arn[queue])),
+            "producer": _user_with_policy(iam, "producer", for_moto(policies.producer_policy(arn[queue]))),
             "consumer": _user_with_policy(
                 iam,
                 "consumer",
-                policies.consumer_policy(arn[queue], TABLE_ARN, LOG_GROUP_ARN, dlq_arn=arn[dlq]),
+                for_moto(policies.consumer_policy(arn[queue], TABLE_ARN, LOG_GROUP_ARN, dlq_arn=arn[dlq])),
             ),
             "nobody": _user_with_policy(iam, "nobody", None),
         }
@@ -130,3 +156,16 @@ def test_table_rights_are_named_writes_on_the_table_only():
     }
     assert not any(action.startswith("dynamodb:") for action in producer)
     assert [a for a in consumer if a.startswith("sqs:SendMessage")] == []  # no routing: no DLQ send right
+
+
+def test_deployed_documents_name_no_batch_action_and_moto_gets_the_alias_only_here():
+    deployed = [
+        policies.producer_policy("arn:q"),
+        policies.consumer_policy("arn:q", TABLE_ARN, LOG_GROUP_ARN, dlq_arn="arn:dlq"),
+        policies.worker_policy("arn:q", TABLE_ARN, "arn:aws:s3:::b/k", dlq_arn="arn:dlq"),
+        policies.queue_policy("arn:q", ["arn:aws:iam::123456789012:root"]),
+    ]
+    actions = {action for document in deployed for action in _allowed(document)}
+
+    assert not {action for action in actions if action.endswith("Batch")}
+    assert _allowed(for_moto(policies.producer_policy("arn:q")))["sqs:SendMessageBatch"] == {"arn:q"}
