@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
-from infra import policies
+from infra import policies, powertools_layer
 from infra.code_package import package_files
 from infra.resource_spec import StackSpec
 
@@ -105,7 +105,7 @@ class ConsumerFunction(pulumi.ComponentResource):
             code=code_archive(),
             memory_size=settings.function_memory_mb,
             timeout=settings.function_timeout_seconds,
-            layers=[settings.layer_arn(args.region)],
+            layers=[powertools_layer.layer_arn(settings)],
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
             # Text: Powertools already writes structured JSON lines and POWERTOOLS_LOG_LEVEL stays the one
             # level control (Lambda's JSON format would add AWS_LAMBDA_LOG_LEVEL, which overrides it).

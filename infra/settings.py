@@ -15,45 +15,23 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from infra import aws_limits
+
 PROJECT = "vehicle-pipeline"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-# AWS limits the validation enforces (see GUIDE §3).
-SQS_MAX_RETENTION_SECONDS = 1_209_600  # 14 days; the DLQ always keeps messages this long.
-SQS_MAX_VISIBILITY_SECONDS = 43_200
-STANDARD_MAX_BATCH_SIZE = 10_000
-FIFO_MAX_BATCH_SIZE = 10
-MAX_BATCH_WITHOUT_WINDOW = 10
-LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
+# AWS limits the validation enforces: infra/aws_limits.py, with the AWS page of each.
+# 14 days; the DLQ always keeps messages this long.
+SQS_MAX_RETENTION_SECONDS = aws_limits.SQS_MESSAGE_RETENTION.high
+SQS_MAX_VISIBILITY_SECONDS = aws_limits.SQS_VISIBILITY_TIMEOUT.high
+STANDARD_MAX_BATCH_SIZE = aws_limits.ESM_STANDARD_BATCH_SIZE.high
+FIFO_MAX_BATCH_SIZE = aws_limits.ESM_FIFO_BATCH_SIZE.high
+MAX_BATCH_WITHOUT_WINDOW = aws_limits.ESM_MAX_BATCH_WITHOUT_WINDOW
+LOG_RETENTION_DAYS = aws_limits.LOG_RETENTION_DAYS.values
 ARCHITECTURES = ("arm64", "x86_64")
 PYTHON_RUNTIMES = ("python3.12", "python3.13")
 # A key, not an alias: grants and key policies name the key itself.
 KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f-]{36})")
-# Public Powertools v3 layer (account 017000801446), built per Python version and architecture.
-POWERTOOLS_LAYER_VERSION = 27
 
 
 class ConfigError(ValueError):
@@ -305,15 +283,6 @@ class StackSettings:
     def dlq_retention_seconds(self) -> int:
         return SQS_MAX_RETENTION_SECONDS
 
-    def layer_arn(self, region: str) -> str:
-        if self.powertools_layer_arn:
-            return self.powertools_layer_arn
-        runtime = self.python_runtime.replace(".", "")
-        return (
-            f"arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-"
-            f"{runtime}-{self.architecture}:{POWERTOOLS_LAYER_VERSION}"
-        )
-
     # ---- construction -----------------------------------------------------------------------------------
     @classmethod
     def from_raw(cls, raw: Mapping[str, Any]) -> StackSettings:
@@ -361,14 +330,21 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
             yield "batchSize", s.batch_size, f"must be 1–{STANDARD_MAX_BATCH_SIZE} for a standard queue"
         elif s.batch_size > MAX_BATCH_WITHOUT_WINDOW and s.batching_window_seconds < 1:
             yield "batchSize", s.batch_size, "over 10 needs batchingWindowSeconds ≥ 1"
-    if outside(s.batching_window_seconds, 0, 300):
-        yield "batchingWindowSeconds", s.batching_window_seconds, "must be 0–300"
-    if outside(s.max_concurrency, 2, 1000):
-        yield "maxConcurrency", s.max_concurrency, "must be 2–1000 (event source mapping ScalingConfig)"
-    if outside(s.function_timeout_seconds, 1, 900):
-        yield "functionTimeoutSeconds", s.function_timeout_seconds, "must be 1–900"
-    if outside(s.function_memory_mb, 128, 10240):
-        yield "functionMemoryMb", s.function_memory_mb, "must be 128–10240"
+    for key, value, limit, note in (
+        ("batchingWindowSeconds", s.batching_window_seconds, aws_limits.ESM_BATCHING_WINDOW, ""),
+        (
+            "maxConcurrency",
+            s.max_concurrency,
+            aws_limits.ESM_MAX_CONCURRENCY,
+            " (event source mapping ScalingConfig)",
+        ),
+        ("functionTimeoutSeconds", s.function_timeout_seconds, aws_limits.LAMBDA_TIMEOUT, ""),
+        ("functionMemoryMb", s.function_memory_mb, aws_limits.LAMBDA_MEMORY, ""),
+        ("maxReceiveCount", s.max_receive_count, aws_limits.SQS_MAX_RECEIVE_COUNT, ""),
+    ):
+        problem = limit.problem(value)
+        if problem:
+            yield key, value, problem + note
     if s.visibility_timeout_seconds is not None:
         minimum = 6 * s.function_timeout_seconds + s.batching_window_seconds
         if s.visibility_timeout_seconds < minimum:
@@ -385,13 +361,13 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
             s.function_timeout_seconds,
             "6 × timeout + window exceeds the 43200 s SQS visibility limit",
         )
-    if outside(s.max_receive_count, 1, 1000):
-        yield "maxReceiveCount", s.max_receive_count, "must be 1–1000"
-    if outside(s.message_retention_seconds, 60, SQS_MAX_RETENTION_SECONDS - 1):
+    shortest_retention = aws_limits.SQS_MESSAGE_RETENTION.low
+    if outside(s.message_retention_seconds, shortest_retention, SQS_MAX_RETENTION_SECONDS - 1):
         yield (
             "messageRetentionSeconds",
             s.message_retention_seconds,
-            f"must be 60–{SQS_MAX_RETENTION_SECONDS - 1}, shorter than the DLQ's {SQS_MAX_RETENTION_SECONDS}",
+            f"must be {shortest_retention}–{SQS_MAX_RETENTION_SECONDS - 1}, "
+            f"shorter than the DLQ's {SQS_MAX_RETENTION_SECONDS}",
         )
     if s.log_retention_days not in LOG_RETENTION_DAYS:
         yield "logRetentionDays", s.log_retention_days, f"must be one of {list(LOG_RETENTION_DAYS)}"
@@ -414,13 +390,14 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
         yield "metricsNamespace", s.metrics_namespace, "must be letters, digits, '/', '-' or '_'"
     if s.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         yield "logLevel", s.log_level, "must be DEBUG, INFO, WARNING or ERROR"
+    concurrency_quota = aws_limits.LAMBDA_RESERVED_CONCURRENCY.high
     if s.reserved_concurrency_override is not None and not (
-        s.max_concurrency <= s.reserved_concurrency_override <= 1000
+        s.max_concurrency <= s.reserved_concurrency_override <= concurrency_quota
     ):
         yield (
             "reservedConcurrency",
             s.reserved_concurrency_override,
-            f"must be between maxConcurrency ({s.max_concurrency}) and 1000",
+            f"must be between maxConcurrency ({s.max_concurrency}) and {concurrency_quota}",
         )
     if s.kms_key_arn is not None:
         if s.create_kms_key:
@@ -459,12 +436,9 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
     if outside(s.producer_events_per_invocation, 1, 10_000):
         yield "producerEventsPerInvocation", s.producer_events_per_invocation, "must be 1–10000"
     if s.producer_schedule is not None:
-        if not re.fullmatch(r"(rate|cron)\(.+\)", s.producer_schedule):
-            yield (
-                "producerSchedule",
-                s.producer_schedule,
-                "must be an EventBridge rate(...) or cron(...) expression",
-            )
+        schedule_problem = aws_limits.schedule_expression_problem(s.producer_schedule)
+        if schedule_problem:
+            yield "producerSchedule", s.producer_schedule, schedule_problem
         elif not s.producer_function:
             yield "producerSchedule", s.producer_schedule, "needs producerFunction: true"
     if s.alarm_email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", s.alarm_email):

@@ -26,6 +26,7 @@ Graph API (all plain data, nothing left to await):
     graph.policy_documents()   [(resource, input key, parsed document)] for every input holding a JSON IAM
                                or resource policy (has "Statement"): role policies, queue policies, ...
     graph.statements(effect=None)       [(resource, statement)] over all those documents
+    graph.invokes              ((token, args), ...) every data-source call the program made, in order
 
 Resource fields: urn, type, name (logical), custom (False for components), parent (URN; the root Stack's,
 which is not in the graph, for top-level components), dependencies (URNs), id, inputs (as the engine
@@ -34,8 +35,9 @@ floats (256.0 == 256), an AssetArchive as `pulumi.AssetArchive`), state (inputs 
 properties the mock returned: arn, url, name, id...); `resource.json(key)` parses a JSON-string input.
 
 Mock answers: new custom resources get realistic computed properties (ARNs with the stack's region and
-MOCK_ACCOUNT_ID, queue URLs, physical names, ids); invokes answer getCallerIdentity, getRegion and
-getPartition, and any other invoke fails naming its token so it is added here rather than silently empty.
+MOCK_ACCOUNT_ID, queue URLs, physical names as Pulumi's auto-naming or the provider's name prefixes make them,
+ids); invokes answer getCallerIdentity, getRegion, getPartition, getSubnet and the public Powertools layer
+parameters of SSM, and any other invoke fails naming its token so it is added here rather than silently empty.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import runpy
 import threading
 import uuid
@@ -91,6 +94,7 @@ class Graph:
     account_id: str
     resources: tuple[Resource, ...]
     outputs: dict[str, Any]
+    invokes: tuple[tuple[str, dict], ...] = ()
 
     def of_type(self, token: str) -> list[Resource]:
         return [resource for resource in self.resources if resource.type == token]
@@ -165,6 +169,7 @@ _ARNS = {
     "aws:cloudwatch/metricAlarm:MetricAlarm": "arn:aws:cloudwatch:{region}:{account}:alarm:{name}",
     "aws:cloudwatch/compositeAlarm:CompositeAlarm": "arn:aws:cloudwatch:{region}:{account}:alarm:{name}",
     "aws:cloudwatch/dashboard:Dashboard": "arn:aws:cloudwatch::{account}:dashboard/{name}",
+    "aws:cloudwatch/eventRule:EventRule": "arn:aws:events:{region}:{account}:rule/{name}",  # EventBridge
     "aws:iam/role:Role": "arn:aws:iam::{account}:role/{name}",
     "aws:kms/key:Key": "arn:aws:kms:{region}:{account}:key/{name}",
     "aws:s3/bucket:Bucket": "arn:aws:s3:::{name}",
@@ -191,15 +196,21 @@ _ATTACHMENTS = {
 }
 # Where a type keeps its physical name when it is not "name".
 _NAME_INPUTS = ("name", "dashboardName", "alarmName", "queryDefinitionName")
+# A name prefix the provider completes with a 26-character unique suffix (S3 bucket, launch template).
+_PREFIX_INPUTS = ("bucketPrefix", "namePrefix")
+PROVIDER_SUFFIX_LENGTH = 26
 
 
 def _physical_name(token: str, logical: str, inputs: Mapping[str, Any]) -> str:
     for key in _NAME_INPUTS:
         if isinstance(inputs.get(key), str):
             return inputs[key]
-    # Pulumi auto-naming: the logical name plus a random suffix (here derived from the name, stable).
-    suffix = hashlib.sha256(f"{token}/{logical}".encode()).hexdigest()[:7]
-    return f"{logical}-{suffix}"
+    digest = hashlib.sha256(f"{token}/{logical}".encode()).hexdigest()  # random there, stable here
+    for key in _PREFIX_INPUTS:
+        if isinstance(inputs.get(key), str):
+            return inputs[key] + digest[:PROVIDER_SUFFIX_LENGTH]
+    # Pulumi auto-naming: the logical name, a dash and 7 random hex characters.
+    return f"{logical}-{digest[:7]}"
 
 
 _ESM = "aws:lambda/eventSourceMapping:EventSourceMapping"
@@ -258,9 +269,41 @@ def _attachment_id(token: str, name: str, inputs: Mapping[str, Any]) -> str:
     return name
 
 
+# The public parameters Powertools publishes per release: their value is the layer's ARN (GUIDE §3).
+POWERTOOLS_PARAMETER = re.compile(
+    r"/aws/service/powertools/python/(?P<arch>arm64|x86_64)/(?P<runtime>python3\.\d+)/(?P<release>[\d.]+|latest)"
+)
+# Stands for whichever layer version Powertools published for the asked release: what the tests prove is the
+# parameter asked (release, runtime, architecture) and that its answer is what the functions get.
+MOCK_POWERTOOLS_LAYER_VERSION = 41
+
+
+def powertools_parameter(name: str, region: str) -> dict:
+    """GetParameter's answer for a public Powertools layer parameter; KeyError for any other name."""
+    match = POWERTOOLS_PARAMETER.fullmatch(name)
+    if match is None:
+        raise KeyError(f"the mock knows no SSM parameter {name!r}: add it to RecordingMocks.calls")
+    runtime_tag = match["runtime"].replace(".", "")
+    layer = (
+        f"arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-{runtime_tag}-{match['arch']}"
+        f":{MOCK_POWERTOOLS_LAYER_VERSION}"
+    )
+    return {
+        "id": name,
+        "name": name,
+        "arn": f"arn:aws:ssm:{region}::parameter{name}",
+        "type": "String",
+        "value": layer,
+        "insecureValue": layer,
+        "version": 1,
+        "withDecryption": True,
+        "region": region,
+    }
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
-    """Answers resource registrations and invokes the way the AWS provider would, for one region/account.
-    `calls` maps extra invoke tokens to functions of the invoke's arguments."""
+    """Answers resource registrations and invokes the way the AWS provider would, for one region/account,
+    and keeps every invoke (`invokes`). `calls` maps extra invoke tokens to functions of the invoke's args."""
 
     def __init__(
         self,
@@ -270,6 +313,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     ):
         self.region = region
         self.account_id = account_id
+        self.invokes: list[tuple[str, dict]] = []
         self.calls: dict[str, Callable[[dict], dict]] = {
             "aws:index/getCallerIdentity:getCallerIdentity": lambda _: {
                 "accountId": account_id,
@@ -297,6 +341,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "reverseDnsPrefix": "com.amazonaws",
                 "id": "aws",
             },
+            "aws:ssm/getParameter:getParameter": lambda args: powertools_parameter(args["name"], region),
             **(calls or {}),
         }
 
@@ -309,6 +354,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return resource_id, {**args.inputs, **computed}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        self.invokes.append((args.token, dict(args.args)))
         answer = self.calls.get(args.token)
         if answer is None:
             raise NotImplementedError(
@@ -393,7 +439,7 @@ def _run(
     except Exception as exc:  # handed to the caller with what was declared before it
         error = exc
     resources = tuple(sorted(monitor.registrations, key=lambda r: r.urn))
-    return Graph(stack, region, mocks.account_id, resources, exports), error
+    return Graph(stack, region, mocks.account_id, resources, exports, tuple(mocks.invokes)), error
 
 
 def run_program(stack: str, overrides: Mapping[str, object] | None = None, calls: Calls = None) -> Graph:

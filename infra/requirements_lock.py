@@ -1,0 +1,26 @@
+"""What requirements.lock pins: the exact versions every test, benchmark and demo ran, so that what the
+program deploys (the Powertools layer) can be the same release. No pulumi import."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from infra.settings import PROJECT_ROOT
+
+LOCK_FILE = PROJECT_ROOT / "requirements.lock"
+
+
+def _normalized(name: str) -> str:
+    """PEP 503: `aws_lambda_powertools`, `AWS-Lambda-Powertools` and `aws.lambda.powertools` are one name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pinned_version(package: str, lock_file: Path = LOCK_FILE) -> str:
+    """The `==` version of `package` in the lock; LookupError naming the file when it is not pinned there."""
+    wanted = _normalized(package)
+    for line in lock_file.read_text().splitlines():
+        name, separator, version = line.split("#")[0].strip().partition("==")
+        if separator and _normalized(name.split("[")[0]) == wanted:
+            return version.strip()
+    raise LookupError(f"{package} is not pinned (name==version) in {lock_file}")
