@@ -9,8 +9,12 @@ visibility timeout and reach the DLQ through the queue's redrive policy. On a FI
 never split between two pollers and comes back in order, as SQS guarantees (moto needs
 loadtest/local/emulator.py for that).
 
-The controller scales pollers with the backlog, as the AWS poller adds concurrency while messages wait and
-releases it when the queue is idle, bounded by the stack's maxConcurrency, and samples the queue every second.
+Scaling follows AWS's rules for SQS event source mappings (Lambda developer guide, "Configuring scaling
+behavior for SQS event source mappings"): five concurrent batches as soon as messages are available (never
+more than maxConcurrency), up to 300 more per minute while a backlog remains, and back down, one a second,
+once the backlog is gone. Every poller up to maxConcurrency is started (and has imported boto3, Powertools
+and the handler) before the load begins and parks until switched on, so a scale-out step costs a flag, not a
+process start, as on AWS where the poller fleet and warm execution environments already exist.
 """
 
 from __future__ import annotations
@@ -21,18 +25,23 @@ import multiprocessing
 import os
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consumer.sqs_event import RECEIVE_ALL_ATTRIBUTES, delete_messages, lambda_sqs_event
+from loadtest.local.consumer_scaler import ConsumerScaler
 
 if TYPE_CHECKING:
     from infra.settings import StackSettings
     from loadtest.local.embedded_aws import LocalStack
 
 LONG_POLL_SECONDS = 1  # short enough that a stopping poller notices within a second
+# AWS's scaling rules for standard queues (Lambda developer guide, SQS scaling behavior).
+INITIAL_CONCURRENCY = 5  # concurrent batches as soon as messages are available
+SCALE_OUT_PER_MINUTE = 300  # more concurrency per minute while messages remain
+SCALE_IN_QUIET_SECONDS = 3  # no backlog for this long before concurrency steps down
+WARM_START_TIMEOUT_S = 180  # every poller imported and parked (2 cores, up to maxConcurrency processes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,8 +110,9 @@ def _raise_timeout(*_):
     raise InvocationTimeout()
 
 
-def run_poller(config: PollerConfig, stop, counters) -> None:
-    """Body of a poller process. `stop` is an Event; SIGTERM sets it too: the in-flight batch finishes."""
+def run_poller(config: PollerConfig, active, stop, counters, number: int) -> None:
+    """Body of a poller process: import the handler, report ready, then poll while `active` is set and park
+    while it is not. `stop` is an Event; SIGTERM sets it too: the in-flight batch finishes first."""
     os.environ.update(config.environment)
     log = open(config.log_path, "a", buffering=1)  # noqa: SIM115 - the process's stdout until it exits
     sys.stdout = sys.stderr = log
@@ -115,22 +125,22 @@ def run_poller(config: PollerConfig, stop, counters) -> None:
     from consumer import handler  # imported after the environment points at the local endpoint
 
     sqs = boto3.client("sqs")
+    counters.put({"ready": number})
     while not stop.is_set():
+        if not active.wait(LONG_POLL_SECONDS):
+            continue  # parked: no receives, as a switched-off poller makes no calls
         messages = _gather(sqs, config, stop)
         if not messages:
             continue
         outcome = _invoke(handler, config, messages, str(uuid.uuid4()))
-        failed_ids = outcome["failed_ids"]
+        failed_ids = outcome.pop("failed_ids")
         done = [m for m in messages if failed_ids is not None and m["MessageId"] not in failed_ids]
         delete_messages(sqs, config.queue_url, done)
         counters.put(
             {
-                "routed_to_dlq": outcome["routed_to_dlq"],
-                "write_failures": outcome["write_failures"],
-                "timeouts": outcome["timeouts"],
+                **outcome,
                 "invocations": 1,
                 "records": len(messages),
-                "stored": outcome["stored"],
                 "failed_records": len(messages) - len(done),
                 "failed_invocations": int(failed_ids is None),
             }
@@ -170,7 +180,13 @@ def _invoke(handler, config: PollerConfig, messages: list[dict], request_id: str
         failed_ids = {failure["itemIdentifier"] for failure in failures}
         if not failed_ids <= {m["MessageId"] for m in messages}:
             raise ValueError("batchItemFailures names a message that was not in the batch")
-        return {"failed_ids": failed_ids, **handler.processor.outcome.totals(), "timeouts": 0}
+        outcome = handler.processor.outcome
+        return {
+            "failed_ids": failed_ids,
+            **outcome.totals(),
+            "timeouts": 0,
+            "latencies_ms": list(outcome.latencies_ms),
+        }
     except Exception as error:  # exception, timeout, malformed response: Lambda retries the whole batch
         print(f"invocation {request_id} failed as a whole: {type(error).__name__}: {error}", flush=True)
         timeout = int(isinstance(error, InvocationTimeout))
@@ -178,25 +194,23 @@ def _invoke(handler, config: PollerConfig, messages: list[dict], request_id: str
             "failed_ids": None,
             **dict.fromkeys(handler.processor.outcome.totals(), 0),
             "timeouts": timeout,
+            "latencies_ms": [],
         }
     finally:
         signal.alarm(0)
 
 
 @dataclasses.dataclass
-class Sample:
-    t_s: float
-    queue_visible: int
-    queue_in_flight: int
-    dlq_visible: int
-    pollers: int
-    stored_total: int
+class Poller:
+    number: int
+    process: Any
+    active: Any  # multiprocessing Event: set while the poller takes messages
+    stop: Any  # multiprocessing Event: set to end the process after its batch
 
 
-class EsmRunner:
-    """Starts, scales and stops poller processes; samples the queue every second."""
-
-    STOP_TIMEOUT_S = 15
+class EsmRunner(ConsumerScaler):
+    """Lambda's SQS poller for one function: a warm pool of maxConcurrency poller processes, switched on and
+    off by AWS's scaling rules."""
 
     def __init__(
         self,
@@ -204,164 +218,104 @@ class EsmRunner:
         dlq_url: str,
         max_concurrency: int,
         log_dir: Path,
-        start_pollers: int = 1,
+        start_pollers: int = INITIAL_CONCURRENCY,
         sqs: Any = None,
     ):
-        import boto3
-
+        super().__init__(config.queue_url, dlq_url, max_concurrency, sqs)
         self.config = config
-        self.dlq_url = dlq_url
-        self.max_concurrency = max_concurrency
         self.log_dir = log_dir
-        self.start_pollers = min(start_pollers, max_concurrency)
-        self._sqs = sqs or boto3.client("sqs")
+        self.floor = min(start_pollers, max_concurrency)
         self._context = multiprocessing.get_context("spawn")
         self._counters = self._context.Queue()
-        self._pollers: list[tuple[Any, Any]] = []  # (process, stop event)
-        self._pollers_lock = threading.Lock()  # the controller and a chaos kill both change the list
-        self._retired: list[Any] = []  # scaled-in processes finishing their last batch
-        self._launched = 0  # numbers each consumer's log (and stats) file
-        self.totals = {
-            "invocations": 0,
-            "records": 0,
-            "stored": 0,
-            "failed_records": 0,
-            "failed_invocations": 0,
-            "routed_to_dlq": 0,  # invalid records the handler sent to the DLQ itself
-            "write_failures": 0,  # records DynamoDB did not take (throttling, injected or real)
-            "timeouts": 0,  # invocations that overran the function timeout
-            "pollers_killed": 0,
-        }
-        self.samples: list[Sample] = []
-        self.max_pollers = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._t0 = time.monotonic()
-        self._idle_since: float | None = None
+        self._parked: list[Poller] = []
+        self._all: list[Poller] = []
+        self._ready: set[int] = set()
+        self._quiet_since: float | None = None
+        self.warm_start_seconds = 0.0
 
-    @property
-    def pollers(self) -> int:
-        return len(self._pollers)
-
-    def start(self) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        for _ in range(self.start_pollers):
-            self._add_poller()
-        self._thread = threading.Thread(target=self._control, name="esm-controller", daemon=True)
-        self._thread.start()
-
-    # ---- one consumer process: how it starts, is asked to stop, is waited for (WorkerFleet overrides) ----
-    def _launch(self, number: int) -> tuple[Any, Any]:
-        """Start consumer number `number` (1, 2, …); return (process, stop handle)."""
-        stop = self._context.Event()
+    def _spawn(self) -> Poller:
+        number = len(self._all) + 1
         config = dataclasses.replace(self.config, log_path=str(self.log_dir / f"poller-{number}.log"))
-        process = self._context.Process(target=run_poller, args=(config, stop, self._counters), daemon=True)
+        active, stop = self._context.Event(), self._context.Event()
+        process = self._context.Process(
+            target=run_poller, args=(config, active, stop, self._counters, number), daemon=True
+        )
         process.start()
-        return process, stop
+        poller = Poller(number, process, active, stop)
+        self._all.append(poller)
+        return poller
 
-    def _request_stop(self, process: Any, stop: Any) -> None:
-        stop.set()  # finishes its in-flight batch, then exits
+    def start(self, initial: int | None = None) -> None:
+        """Start every poller, wait until each has imported the handler, then switch the floor on."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        self._parked = [self._spawn() for _ in range(self.max_concurrency)]
+        deadline = started + WARM_START_TIMEOUT_S
+        while len(self._ready) < self.max_concurrency and time.monotonic() < deadline:
+            self._collect(block=0.2)
+            if any(not p.process.is_alive() for p in self._all):
+                raise RuntimeError(f"a poller died while starting: see {self.log_dir}")
+        if len(self._ready) < self.max_concurrency:
+            raise TimeoutError(
+                f"{self.max_concurrency - len(self._ready)} pollers not warm after "
+                f"{WARM_START_TIMEOUT_S} s: see {self.log_dir}"
+            )
+        self.warm_start_seconds = round(time.monotonic() - started, 2)
+        super().start(self.floor if initial is None else initial)
 
-    def _wait(self, process: Any, timeout: float | None) -> bool:
-        """Wait for the process to exit; True when it did."""
-        process.join(timeout)
-        return not process.is_alive()
+    def _activate(self) -> Poller:
+        poller = self._parked.pop() if self._parked else self._spawn()  # a killed one's replacement is cold
+        poller.active.set()
+        return poller
 
-    # ---- the set of them ------------------------------------------------------------------------------
-    def _add_poller(self) -> None:
-        self._launched += 1
-        self._pollers.append(self._launch(self._launched))
-        self.max_pollers = max(self.max_pollers, len(self._pollers))
+    def _deactivate(self, poller: Poller) -> None:
+        poller.active.clear()  # finishes its in-flight batch, then parks
+        self._parked.append(poller)
 
-    def _remove_poller(self) -> None:
-        process, stop = self._pollers.pop()
-        self._request_stop(process, stop)  # reaped at stop()
-        self._retired.append(process)
+    def _kill(self, poller: Poller) -> int:
+        poller.process.kill()
+        poller.process.join()
+        self._all.remove(poller)
+        return poller.process.pid
 
-    def kill_one_poller(self) -> int | None:
-        """SIGKILL a poller mid-batch, as a crashed host would: its messages reappear after the visibility
-        timeout, and the controller starts a replacement if the backlog needs one."""
-        with self._pollers_lock:
-            if not self._pollers:
-                return None
-            process, _ = self._pollers.pop(0)
-        process.kill()
-        self._wait(process, None)
-        self.totals["pollers_killed"] += 1
-        return process.pid
+    def _shutdown(self, deadline: float) -> None:
+        for poller in self._all:
+            poller.stop.set()
+        for poller in self._all:
+            poller.process.join(max(0.1, deadline - time.monotonic()))
+            if poller.process.is_alive():
+                poller.process.kill()
+                poller.process.join()
+        self._all, self._parked = [], []
 
-    def _drain_counters(self) -> None:
+    def _collect(self, block: float = 0.0) -> None:
+        import queue
+
         while True:
             try:
-                update = self._counters.get_nowait()
-            except Exception:  # queue.Empty
+                update = self._counters.get(timeout=block) if block else self._counters.get_nowait()
+            except queue.Empty:
                 return
+            block = 0.0
+            if "ready" in update:
+                self._ready.add(update["ready"])
+                continue
+            self._record_latencies(update.pop("latencies_ms", []))
             for key, value in update.items():
                 self.totals[key] += value
 
-    def depth(self) -> tuple[int, int, int]:
-        queue = self._sqs.get_queue_attributes(
-            QueueUrl=self.config.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        dlq = self._sqs.get_queue_attributes(
-            QueueUrl=self.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
-        )
-        return (
-            int(queue["ApproximateNumberOfMessages"]),
-            int(queue["ApproximateNumberOfMessagesNotVisible"]),
-            int(dlq["Attributes"]["ApproximateNumberOfMessages"]),
-        )
-
     def desired_pollers(self, visible: int, in_flight: int, now: float) -> int:
-        """One more poller while a backlog waits beyond what the current ones take per poll; one fewer after
-        3 idle seconds. Bounded by maxConcurrency, never below one."""
+        """AWS's rule: while more messages wait than the active pollers take in one round, add up to 300 a
+        minute (5 a second); once none wait beyond that for 3 s, step down one a second to the floor."""
         current = self.pollers
         if visible > current * self.config.batch_size:
-            self._idle_since = None
-            return min(self.max_concurrency, current + 1)
-        if visible == 0 and in_flight == 0:
-            self._idle_since = self._idle_since or now
-            if now - self._idle_since >= 3:
-                self._idle_since = now
-                return max(1, current - 1)
-        else:
-            self._idle_since = None
+            self._quiet_since = None
+            return min(self.max_concurrency, current + max(1, SCALE_OUT_PER_MINUTE // 60))
+        if current <= self.floor:
+            self._quiet_since = None
+            return max(current, self.floor)
+        if self._quiet_since is None:
+            self._quiet_since = now
+        if now - self._quiet_since >= SCALE_IN_QUIET_SECONDS:
+            return current - 1
         return current
-
-    def _control(self) -> None:
-        while not self._stop.is_set():
-            now = time.monotonic()
-            self._drain_counters()
-            visible, in_flight, dlq = self.depth()
-            self.samples.append(
-                Sample(round(now - self._t0, 2), visible, in_flight, dlq, self.pollers, self.totals["stored"])
-            )
-            with self._pollers_lock:
-                desired = self.desired_pollers(visible, in_flight, now)
-                while self.pollers < desired:
-                    self._add_poller()
-                while self.pollers > desired:
-                    self._remove_poller()
-            self._stop.wait(max(0.0, 1 - (time.monotonic() - now)))
-
-    def reset_clock(self) -> None:
-        self._t0 = time.monotonic()
-
-    def stop(self, timeout: float | None = None) -> None:
-        """Stop scaling, ask every consumer to finish its batch, kill what still runs at the deadline."""
-        timeout = timeout or self.STOP_TIMEOUT_S
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout)
-        processes = [process for process, _ in self._pollers] + self._retired
-        for process, stop in self._pollers:
-            self._request_stop(process, stop)
-        deadline = time.monotonic() + timeout
-        for process in processes:
-            if not self._wait(process, max(0.1, deadline - time.monotonic())):
-                process.kill()
-                self._wait(process, None)
-        self._pollers.clear()
-        self._retired = []
-        self._drain_counters()

@@ -5,8 +5,8 @@ service instances, AWS's recommended metric for SQS consumers). This controller 
 second: as many workers as keep the backlog per worker at the target, between the fleet's min and max;
 out at once, in one worker at a time after 3 quiet seconds (target tracking scales in conservatively). A
 scaled-in worker gets SIGTERM, as Auto Scaling's termination gives the systemd service: it finishes its
-batch and exits 0. Scaling, sampling, stopping and the chaos kill are the event source mapping runner's;
-only how a worker starts, stops and reports its counters differs.
+batch and exits 0. Scaling, sampling, stopping and the chaos kill are the shared controller's
+(consumer_scaler.py); here only how a worker starts, stops and reports its counters, and the fleet's rule.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import Any
 
-from loadtest.local.esm_runner import EsmRunner, PollerConfig
+from loadtest.local.consumer_scaler import ConsumerScaler
+from loadtest.local.esm_runner import PollerConfig
 
 SCALE_IN_QUIET_SECONDS = 3
 
@@ -30,7 +31,7 @@ def desired_workers(visible: int, target_backlog: int, minimum: int, maximum: in
     return max(minimum, min(maximum, math.ceil(visible / target_backlog)))
 
 
-class WorkerFleet(EsmRunner):
+class WorkerFleet(ConsumerScaler):
     STOP_TIMEOUT_S = 30
 
     def __init__(
@@ -42,13 +43,23 @@ class WorkerFleet(EsmRunner):
         target_backlog: int,
         log_dir: Path,
     ):
-        super().__init__(config, dlq_url, max_size, log_dir, start_pollers=min_size)
+        super().__init__(config.queue_url, dlq_url, max_size)
+        self.config = config
+        self.log_dir = log_dir
         self.min_size = min_size
         self.target_backlog = target_backlog
         self._below_since: float | None = None
+        self._launched = 0  # numbers each worker's log and stats file
+        self._retired: list[subprocess.Popen] = []  # scaled in, finishing their last batch
 
-    def _launch(self, number: int) -> tuple[Any, Any]:
-        name = f"worker-{number}"
+    def start(self, initial: int | None = None) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        super().start(self.min_size if initial is None else initial)
+
+    def _activate(self) -> subprocess.Popen:
+        """A new instance: a cold `python -m consumer.worker` process, as an instance boots."""
+        self._launched += 1
+        name = f"worker-{self._launched}"
         env = {
             **os.environ,
             **self.config.environment,
@@ -58,34 +69,45 @@ class WorkerFleet(EsmRunner):
             "WORKER_STATS_FILE": str(self.log_dir / f"{name}.json"),
         }
         with open(self.log_dir / f"{name}.log", "ab") as log:
-            process = subprocess.Popen(
+            return subprocess.Popen(
                 [sys.executable, "-m", "consumer.worker"], env=env, stdout=log, stderr=subprocess.STDOUT
             )
-        return process, None
 
-    def _request_stop(self, process: Any, stop: Any) -> None:
+    def _deactivate(self, process: subprocess.Popen) -> None:
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)  # finishes its batch, exits 0
+            process.send_signal(signal.SIGTERM)  # as Auto Scaling's termination: finishes its batch, exits 0
+        self._retired.append(process)
 
-    def _wait(self, process: Any, timeout: float | None) -> bool:
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return False
-        return True
+    def _kill(self, process: subprocess.Popen) -> int:
+        process.kill()
+        process.wait()
+        return process.pid
+
+    def _shutdown(self, deadline: float) -> None:
+        processes = [*self._active, *self._retired]
+        for process in self._active:
+            self._deactivate(process)
+        for process in processes:
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._retired = []
 
     def desired_pollers(self, visible: int, in_flight: int, now: float) -> int:
         desired = desired_workers(visible, self.target_backlog, self.min_size, self.max_concurrency)
         if desired >= self.pollers:
             self._below_since = None
             return desired
-        self._below_since = self._below_since or now
+        if self._below_since is None:
+            self._below_since = now
         if now - self._below_since < SCALE_IN_QUIET_SECONDS:
             return self.pollers
         self._below_since = now
         return self.pollers - 1
 
-    def _drain_counters(self) -> None:
+    def _collect(self) -> None:
         """Totals from the workers' stats files (each rewrites its own after every batch)."""
         stats = [json.loads(path.read_text()) for path in self.log_dir.glob("worker-*.json")]
         for key in ("stored", "routed_to_dlq", "write_failures"):
