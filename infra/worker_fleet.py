@@ -28,6 +28,7 @@ WORKER_PACKAGES = ("aws_lambda_powertools", "aws-xray-sdk", "boto3", "botocore",
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
 INSTALL_DIR = "/opt/vehicle-worker"
 SERVICE = "vehicle-worker"
+IN_SERVICE_METRIC = "GroupInServiceInstances"  # the backlog-per-instance divisor, enabled on the group
 
 
 def pinned_requirements() -> list[str]:
@@ -97,7 +98,7 @@ def backlog_per_instance_metrics(queue_name: str, group_name: str) -> list[dict]
             "metric_stat": {
                 "metric": {
                     "namespace": "AWS/AutoScaling",
-                    "metric_name": "GroupInServiceInstances",
+                    "metric_name": IN_SERVICE_METRIC,
                     "dimensions": [{"name": "AutoScalingGroupName", "value": group_name}],
                 },
                 "stat": "Average",
@@ -195,6 +196,9 @@ class WorkerFleet(pulumi.ComponentResource):
                 id=self.launch_template.id, version=self.launch_template.latest_version.apply(str)
             ),
             health_check_type="EC2",
+            # Group metrics reach CloudWatch only once enabled: the scaling policy divides by this one.
+            enabled_metrics=[IN_SERVICE_METRIC],
+            metrics_granularity="1Minute",
             # New code or AMI: replace instances a few at a time; their workers finish their batches.
             instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
                 strategy="Rolling",
