@@ -255,7 +255,7 @@ def statistic_problem(statistic: str) -> str | None:
 def alarm_period_problem(period: float) -> str | None:
     if period in CLOUDWATCH_HIGH_RESOLUTION_PERIODS or (period >= 60 and period % 60 == 0):
         return None
-    return f"period {period:g} must be 10, 20, 30 or a multiple of 60"
+    return f"period {period} must be 10, 20, 30 or a multiple of 60"
 
 
 # ---- EventBridge -------------------------------------------------------------------------------------------
