@@ -1,5 +1,9 @@
 # The two commands a newcomer needs: `make test` and `make demo`. Everything else is optional.
-PYTHON ?= python3
+# The venv runs the Python the functions run: pythonRuntime, python3.12 in infra/settings.py and every stack
+# file (tests/infra/test_deployed_as_tested.py fails when they part). A pyenv shim on PATH fails unless its
+# version is enabled, so a candidate counts only if it runs; pyenv's own builds of that version come next.
+RUNTIME_PYTHON := python3.12
+PYTHON ?= $(firstword $(foreach candidate,$(RUNTIME_PYTHON) $(wildcard $(shell pyenv root 2>/dev/null)/versions/$(RUNTIME_PYTHON:python%=%)*/bin/$(RUNTIME_PYTHON)),$(shell $(candidate) -c "" >/dev/null 2>&1 && echo $(candidate))))
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STACK  ?= dev
@@ -9,6 +13,7 @@ MODE   ?= lambda
 
 # The venv is rebuilt whenever the lock file changes; a fresh clone needs nothing installed by hand.
 $(VENV)/.installed: requirements.lock
+	@test -n "$(PYTHON)" || { echo "make: no working $(RUNTIME_PYTHON) (the stacks' Lambda runtime): install Python $(RUNTIME_PYTHON:python%=%) (pyenv install $(RUNTIME_PYTHON:python%=%), or your package manager) or run make PYTHON=/path/to/$(RUNTIME_PYTHON)" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.lock
 	touch $@
