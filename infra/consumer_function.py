@@ -13,6 +13,7 @@ from pulumi import Input, Output, ResourceOptions
 from infra import policies, powertools_layer
 from infra.code_package import package_files
 from infra.resource_spec import StackSpec
+from infra.settings import StackSettings
 
 HANDLER = "consumer.handler.lambda_handler"
 SERVICE_NAME = "vehicle-consumer"
@@ -36,6 +37,16 @@ def code_archive(files: dict[str, Path] | None = None) -> pulumi.AssetArchive:
     return pulumi.AssetArchive(
         {name: pulumi.FileAsset(str(path)) for name, path in (files or package_files()).items()}
     )
+
+
+def powertools_layer_arn(settings: StackSettings) -> Input[str]:
+    """The configured layer, else the public layer of the locked Powertools release for the stack's runtime
+    and architecture, read from Powertools' SSM parameter when the program runs (infra/powertools_layer.py).
+    `insecure_value`: the parameter is a public String, not a secret; the ARN stays readable in the plan."""
+    if settings.powertools_layer_arn:
+        return settings.powertools_layer_arn
+    name = powertools_layer.parameter_name(settings.architecture, settings.python_runtime)
+    return aws.ssm.get_parameter_output(name=name).insecure_value
 
 
 class ConsumerFunction(pulumi.ComponentResource):
@@ -105,7 +116,7 @@ class ConsumerFunction(pulumi.ComponentResource):
             code=code_archive(),
             memory_size=settings.function_memory_mb,
             timeout=settings.function_timeout_seconds,
-            layers=[powertools_layer.layer_arn(settings)],
+            layers=[powertools_layer_arn(settings)],
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
             # Text: Powertools already writes structured JSON lines and POWERTOOLS_LOG_LEVEL stays the one
             # level control (Lambda's JSON format would add AWS_LAMBDA_LOG_LEVEL, which overrides it).

@@ -9,9 +9,9 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
-from infra import policies, powertools_layer
+from infra import policies
 from infra.code_package import producer_package_files
-from infra.consumer_function import code_archive
+from infra.consumer_function import code_archive, powertools_layer_arn
 from infra.resource_spec import StackSpec
 
 HANDLER = "producer.handler.lambda_handler"
@@ -66,7 +66,7 @@ class ProducerFunction(pulumi.ComponentResource):
             code=code_archive(producer_package_files()),
             memory_size=256,
             timeout=60,
-            layers=[powertools_layer.layer_arn(settings)],  # fastjsonschema, for the event contract
+            layers=[powertools_layer_arn(settings)],  # fastjsonschema, for the event contract
             kms_key_arn=args.kms_key_arn,
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=log_group.name),
             environment=aws.lambda_.FunctionEnvironmentArgs(

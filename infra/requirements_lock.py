@@ -6,9 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from infra.settings import PROJECT_ROOT
-
-LOCK_FILE = PROJECT_ROOT / "requirements.lock"
+LOCK_FILE = Path(__file__).resolve().parent.parent / "requirements.lock"
 
 
 def _normalized(name: str) -> str:
@@ -16,8 +14,10 @@ def _normalized(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def pinned_version(package: str, lock_file: Path = LOCK_FILE) -> str:
-    """The `==` version of `package` in the lock; LookupError naming the file when it is not pinned there."""
+def pinned_version(package: str, lock_file: Path | None = None) -> str:
+    """The `==` version of `package` in the lock (default: the repository's); LookupError naming the file when
+    it is not pinned there."""
+    lock_file = lock_file or LOCK_FILE
     wanted = _normalized(package)
     for line in lock_file.read_text().splitlines():
         name, separator, version = line.split("#")[0].strip().partition("==")

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from infra import aws_limits
+from infra import aws_limits, powertools_layer
 
 PROJECT = "vehicle-pipeline"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -374,8 +374,13 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
     for principal in s.producer_principals:
         if not principal.startswith("arn:aws"):
             yield "producerPrincipals", principal, "each principal must be an IAM ARN (arn:aws…), never '*'"
-    if s.powertools_layer_arn is not None and not s.powertools_layer_arn.startswith("arn:aws"):
-        yield "powertoolsLayerArn", s.powertools_layer_arn, "must be a Lambda layer version ARN"
+    if s.powertools_layer_arn is not None:
+        if not s.powertools_layer_arn.startswith("arn:aws"):
+            yield "powertoolsLayerArn", s.powertools_layer_arn, "must be a Lambda layer version ARN"
+        elif mismatch := powertools_layer.runtime_mismatch(
+            s.powertools_layer_arn, s.architecture, s.python_runtime
+        ):
+            yield "powertoolsLayerArn", s.powertools_layer_arn, mismatch
     if s.architecture not in ARCHITECTURES:
         yield "architecture", s.architecture, f"must be one of {list(ARCHITECTURES)}"
     if s.python_runtime not in PYTHON_RUNTIMES:

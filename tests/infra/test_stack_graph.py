@@ -216,7 +216,8 @@ def test_function_is_traced_layered_configured_and_waits_for_its_logs_and_rights
     )
     assert function.inputs["tracingConfig"] == {"mode": "Active"}
     # The locked Powertools release's public layer (tests/infra/test_deployed_as_tested.py).
-    locked_layer = powertools_parameter(parameter_name(s), graph.region)["insecureValue"]
+    parameter = parameter_name(s.architecture, s.python_runtime)
+    locked_layer = powertools_parameter(parameter, graph.region)["insecureValue"]
     assert function.inputs["layers"] == [locked_layer]
     assert function.inputs["role"] == arn(graph.one(ROLE, "consumer-role"))
     assert function.inputs["loggingConfig"] == {"logFormat": "Text", "logGroup": spec.log_group_name}
