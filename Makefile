@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 STACK  ?= dev
 MODE   ?= lambda
 
-.PHONY: test lint unit demo chaos smoke bench fuzz lock clean
+.PHONY: test lint unit demo chaos capacity smoke bench fuzz lock clean
 
 # The venv is rebuilt whenever the lock file changes; a fresh clone needs nothing installed by hand.
 $(VENV)/.installed: requirements.lock
@@ -35,6 +35,11 @@ demo: $(VENV)/.installed
 # The scale test with faults at once: 1% poison, 1% throttled writes, 1% timeout overruns, one poller SIGKILLed.
 chaos: $(VENV)/.installed
 	$(PY) -m loadtest.local.demo --stack $(STACK) --chaos
+
+# The knee: drain a 10,000-message backlog, then step the offered rate up until the backlog keeps growing or
+# p99 passes its bound, hold the last sustainable step; prints the sustained ratio to the emulator's ceiling.
+capacity: $(VENV)/.installed
+	$(PY) -m loadtest.local.capacity --stack $(STACK)
 
 # Seconds: provision the stack on moto, send events (one invalid), drain them through the handler, check the ledger.
 smoke: $(VENV)/.installed

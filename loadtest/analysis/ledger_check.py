@@ -1,5 +1,8 @@
 """The no-loss check: every message SQS accepted is stored exactly once or sits in the DLQ, never both.
 
+A message neither stored nor dead-lettered but still in the queue when the run's drain deadline passed is
+`pending` (the pipeline was too slow, nothing is gone); only one found nowhere is `lost`.
+
 A stored item is found by its eventId (the SQS messageId for bodies without one); a dead letter by its
 messageId, the `sourceMessageId` the consumer adds when it routes a poison message, or its body's eventId.
 """
@@ -27,26 +30,43 @@ class LedgerResult:
     # before the delete (a killed poller), and the redelivery was routed again. SQS sends are at-least-once;
     # nothing was stored, and a redrive stores a valid event once (its eventId), so this is not `duplicated`.
     extra_dead_letter_copies: int = 0
+    pending: int = 0  # still queued at the deadline: not drained in time, not lost
     lost_ids: tuple[str, ...] = ()
     duplicated_ids: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.duplicated == 0
+        return self.lost == 0 and self.duplicated == 0 and self.pending == 0
 
     def line(self) -> str:
-        counts = ("lost", "duplicated", "in_dlq", "stored", "accepted")
+        counts = ("lost", "pending", "duplicated", "in_dlq", "stored", "accepted")
         return " ".join(f"{name}={getattr(self, name)}" for name in counts)
+
+    def verdict(self) -> str:
+        """One phrase: clean, or what is wrong."""
+        problems = [
+            f"{self.lost} lost (in no table, DLQ or queue)" if self.lost else "",
+            f"{self.pending} still queued at the drain deadline" if self.pending else "",
+            f"{self.duplicated} stored more than once" if self.duplicated else "",
+        ]
+        return "; ".join(p for p in problems if p) or "no message lost, pending or stored twice"
 
 
 def check_ledger(
-    entries: list[LedgerEntry], table_items: list[dict], dlq_messages: list[dict]
+    entries: list[LedgerEntry],
+    table_items: list[dict],
+    dlq_messages: list[dict],
+    queued_messages: list[dict] = (),
 ) -> LedgerResult:
+    """`queued_messages`: what the main queue still held at the end (read without consuming)."""
     stored_counts = Counter(item["eventId"] for item in table_items)
+    queued = set()
+    for message in queued_messages:
+        queued |= dead_letter_keys(message)  # the same ids: messageId and the body's eventId
     dead_counts: Counter[str] = Counter()
     for message in dlq_messages:
         dead_counts.update(dead_letter_keys(message))
-    lost, duplicated, stored, in_dlq, extra_copies = [], [], 0, 0, 0
+    lost, duplicated, stored, in_dlq, extra_copies, pending = [], [], 0, 0, 0, 0
     for entry in entries:
         key = entry.event_id or entry.message_id
         times_stored = stored_counts[key]
@@ -54,7 +74,10 @@ def check_ledger(
         extra_copies += max(0, copies - 1)
         times_dead = min(copies, 1)
         if times_stored + times_dead == 0:
-            lost.append(key)
+            if key in queued or entry.message_id in queued:
+                pending += 1
+            else:
+                lost.append(key)
         elif times_stored + times_dead > 1:
             duplicated.append(key)
         if times_stored:
@@ -69,6 +92,7 @@ def check_ledger(
         len(duplicated),
         sum(e.poison for e in entries),
         extra_copies,
+        pending,
         tuple(lost),
         tuple(duplicated),
     )

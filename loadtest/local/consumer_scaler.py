@@ -16,7 +16,6 @@ import time
 from typing import Any
 
 SAMPLE_INTERVAL_S = 1.0
-LATENCY_WINDOW = 20_000  # the most recent end-to-end latencies kept for the live p99
 
 
 @dataclasses.dataclass
@@ -59,7 +58,7 @@ class ConsumerScaler(abc.ABC):
             "timeouts": 0,  # invocations that overran the function timeout
             "pollers_killed": 0,
         }
-        self.latencies_ms: list[int] = []  # end to end, sentAt -> stored, most recent LATENCY_WINDOW
+        self.latencies_ms: list[int] = []  # end to end, sentAt -> stored, in the order reported
         self.samples: list[Sample] = []
         self.max_pollers = 0
         self._stop = threading.Event()
@@ -136,8 +135,11 @@ class ConsumerScaler(abc.ABC):
 
     def _record_latencies(self, latencies: list[int]) -> None:
         self.latencies_ms.extend(latencies)
-        if len(self.latencies_ms) > 2 * LATENCY_WINDOW:
-            del self.latencies_ms[:-LATENCY_WINDOW]
+
+    def forget_latencies(self) -> None:
+        """Start the latency record afresh (after a phase whose waits are not the next one's)."""
+        self._collect()
+        self.latencies_ms = []
 
     def _control(self) -> None:
         while not self._stop.is_set():
@@ -152,6 +154,10 @@ class ConsumerScaler(abc.ABC):
 
     def reset_clock(self) -> None:
         self._t0 = time.monotonic()
+
+    def clock(self) -> float:
+        """Seconds on the samples' clock."""
+        return time.monotonic() - self._t0
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop scaling, ask every consumer to finish its batch, kill what still runs at the deadline."""

@@ -48,12 +48,14 @@ def aws_environment(endpoint_url: str, region: str = LOCAL_REGION) -> dict[str, 
 
 
 @contextlib.contextmanager
-def moto_server(log_path: Path | None = None, start_timeout: float = 30.0) -> Iterator[str]:
-    """Start moto_server on a free loopback port, yield its URL, and always stop it."""
+def moto_server_process(
+    log_path: Path | None = None, start_timeout: float = 30.0
+) -> Iterator[tuple[str, int]]:
+    """Start moto_server on a free loopback port, yield (its URL, its pid), and always stop it."""
     port = _free_loopback_port()
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        # moto_server with FIFO message groups locked as SQS locks them (loadtest/local/emulator.py).
+        # moto_server with SQS made to behave (and scale) as SQS does (loadtest/local/emulator.py).
         [sys.executable, "-m", "loadtest.local.emulator", "-H", "127.0.0.1", "-p", str(port)],
         cwd=PROJECT_ROOT,
         stdout=log,
@@ -63,7 +65,7 @@ def moto_server(log_path: Path | None = None, start_timeout: float = 30.0) -> It
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_answering(url, process, start_timeout)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         try:
@@ -73,6 +75,13 @@ def moto_server(log_path: Path | None = None, start_timeout: float = 30.0) -> It
             process.wait()
         if log_path:
             log.close()
+
+
+@contextlib.contextmanager
+def moto_server(log_path: Path | None = None, start_timeout: float = 30.0) -> Iterator[str]:
+    """Start moto_server on a free loopback port, yield its URL, and always stop it."""
+    with moto_server_process(log_path, start_timeout) as (url, _pid):
+        yield url
 
 
 def _wait_until_answering(url: str, process: subprocess.Popen, timeout: float) -> None:

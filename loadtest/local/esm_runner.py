@@ -245,8 +245,10 @@ class EsmRunner(ConsumerScaler):
         self._all.append(poller)
         return poller
 
-    def start(self, initial: int | None = None) -> None:
-        """Start every poller, wait until each has imported the handler, then switch the floor on."""
+    def warm(self) -> None:
+        """Start every poller and wait until each has imported the handler; they stay parked."""
+        if self._all:
+            return
         self.log_dir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         self._parked = [self._spawn() for _ in range(self.max_concurrency)]
@@ -256,12 +258,19 @@ class EsmRunner(ConsumerScaler):
             if any(not p.process.is_alive() for p in self._all):
                 raise RuntimeError(f"a poller died while starting: see {self.log_dir}")
         if len(self._ready) < self.max_concurrency:
+            missing = self.max_concurrency - len(self._ready)
             raise TimeoutError(
-                f"{self.max_concurrency - len(self._ready)} pollers not warm after "
-                f"{WARM_START_TIMEOUT_S} s: see {self.log_dir}"
+                f"{missing} pollers not warm after {WARM_START_TIMEOUT_S} s: see {self.log_dir}"
             )
         self.warm_start_seconds = round(time.monotonic() - started, 2)
+
+    def start(self, initial: int | None = None) -> None:
+        """Warm every poller (if not yet), then switch the floor on and start scaling."""
+        self.warm()
         super().start(self.floor if initial is None else initial)
+
+    def pids(self) -> list[int]:
+        return [poller.process.pid for poller in self._all]
 
     def _activate(self) -> Poller:
         poller = self._parked.pop() if self._parked else self._spawn()  # a killed one's replacement is cold

@@ -22,13 +22,24 @@ REDRIVEN = {"MessageId": "m4", "Body": json.dumps({"eventId": "e4"})}
 
 def test_clean_run_accounts_for_every_message():
     result = check_ledger(LEDGER, ITEMS, [ROUTED, REDRIVEN])
-    assert result.line() == "lost=0 duplicated=0 in_dlq=2 stored=2 accepted=4"
+    assert result.line() == "lost=0 pending=0 duplicated=0 in_dlq=2 stored=2 accepted=4"
     assert (result.ok, result.poison_accepted) == (True, 1)
 
 
 def test_message_removed_behind_the_pipelines_back_is_lost():
     result = check_ledger(LEDGER, ITEMS[:1], [ROUTED, REDRIVEN])
     assert (result.lost, result.lost_ids, result.ok) == (1, ("e2",), False)
+
+
+def test_a_message_still_in_the_queue_is_pending_not_lost():
+    still_queued = {"MessageId": "m2", "Body": json.dumps({"eventId": "e2"})}
+    result = check_ledger(LEDGER, ITEMS[:1], [ROUTED, REDRIVEN], queued_messages=[still_queued])
+    assert result.line() == "lost=0 pending=1 duplicated=0 in_dlq=2 stored=1 accepted=4"
+    assert (result.ok, result.verdict()) == (False, "1 still queued at the drain deadline")
+    assert (
+        check_ledger(LEDGER, ITEMS, [ROUTED, REDRIVEN]).verdict()
+        == "no message lost, pending or stored twice"
+    )
 
 
 def test_event_both_stored_and_dead_lettered_is_duplicated():
@@ -39,7 +50,7 @@ def test_event_both_stored_and_dead_lettered_is_duplicated():
 def test_a_poison_message_routed_twice_is_one_dead_letter_with_an_extra_copy():
     rerouted = ROUTED | {"MessageId": "d2"}  # routed again after its first invocation died before the delete
     result = check_ledger(LEDGER, ITEMS, [ROUTED, rerouted, REDRIVEN])
-    assert result.line() == "lost=0 duplicated=0 in_dlq=2 stored=2 accepted=4"
+    assert result.line() == "lost=0 pending=0 duplicated=0 in_dlq=2 stored=2 accepted=4"
     assert (result.ok, result.extra_dead_letter_copies) == (True, 1)
     assert check_ledger(LEDGER, ITEMS, [ROUTED, REDRIVEN]).extra_dead_letter_copies == 0
 
