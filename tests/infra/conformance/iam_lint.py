@@ -351,7 +351,7 @@ def _element_findings(statement: dict, where: str, kind: PolicyKind) -> list[Fin
             "MALFORMED",
             where,
             element,
-            f"a {kind.value} policy statement needs exactly one {element}/Not{element}",
+            f"{kind.value} policy statements need exactly one {element}/Not{element}",
         )
         for element, present in required.items()
         if not present
@@ -362,7 +362,7 @@ def _element_findings(statement: dict, where: str, kind: PolicyKind) -> list[Fin
         PolicyKind.RESOURCE: (),
     }[kind]
     findings += [
-        Finding("MALFORMED", where, element, f"a {kind.value} policy has no {element}")
+        Finding("MALFORMED", where, element, f"{kind.value} policies have no {element}")
         for element in prohibited
         if element in statement
     ]
