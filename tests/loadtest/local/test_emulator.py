@@ -3,6 +3,8 @@
 GIVEN a FIFO queue on the emulator
 WHEN three messages of a group fail together and a long poll waits for them / two receivers poll one group
 THEN they come back first-sent first, and a group is never split between two receivers.
+And a long poll on a standard queue (served by the performance layer's wait) wakes up for a message sent
+while it waits.
 """
 
 import threading
@@ -72,3 +74,15 @@ def test_a_group_is_never_split_between_concurrent_receivers(fifo_queue):
     for receiver in receivers:
         receiver.join()
     assert sorted(results) == [[], ["g0", "g1"]]  # the other receiver waits: g is in flight
+
+
+def test_a_long_poll_on_a_standard_queue_returns_a_message_sent_while_it_waits(fifo_queue):
+    sqs, _ = fifo_queue
+    url = sqs.create_queue(QueueName="standard")["QueueUrl"]
+    sender = threading.Timer(0.5, lambda: sqs.send_message(QueueUrl=url, MessageBody="late"))
+    sender.start()
+    try:
+        response = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=5)
+    finally:
+        sender.join()
+    assert bodies(response) == ["late"]
