@@ -54,9 +54,15 @@ def _options(parser):
         env_var="LOAD_SHAPE",
         choices=["scale", "constant"],
         default="scale",
-        help="scale: step up, plateau, step down, idle; constant: -u users",
+        help="scale: step up to -u (or --peak-users), plateau, step down, idle; constant: -u users",
     )
-    parser.add_argument("--peak-users", env_var="PEAK_USERS", type=int, default=8, help="scale shape peak")
+    parser.add_argument(
+        "--peak-users",
+        env_var="PEAK_USERS",
+        type=int,
+        default=8,
+        help="scale shape peak when -u is not given",
+    )
     parser.add_argument(
         "--stage-seconds", env_var="STAGE_SECONDS", type=float, default=15.0, help="scale shape stage length"
     )
@@ -170,13 +176,22 @@ class VehicleEventsUser(SqsUser):
 
 
 class StagedShape(LoadTestShape):
-    """`--shape scale` plays scale_stages(--peak-users, --stage-seconds); `--shape constant` holds -u users
-    (at -r per second) until --run-time, so the web UI's own fields drive it."""
+    """`--shape scale` plays scale_stages(peak, --stage-seconds) with peak = -u/--users when given, else
+    --peak-users, and spawn rate -r/--spawn-rate when given; `--shape constant` holds -u users (at -r per
+    second). Either stops at -t/--run-time when given: Locust's own options are honoured, never ignored."""
+
+    use_common_options = True
 
     def tick(self) -> tuple[int, float] | None:
         options = self.runner.environment.parsed_options
+        elapsed = self.get_run_time()
+        if options.run_time and elapsed >= options.run_time:
+            return None
         if options.shape == "constant":
-            if options.run_time and self.get_run_time() >= options.run_time:
-                return None
             return options.num_users or 1, options.spawn_rate or 1
-        return users_at(scale_stages(options.peak_users, options.stage_seconds), self.get_run_time())
+        stage = users_at(
+            scale_stages(options.num_users or options.peak_users, options.stage_seconds), elapsed
+        )
+        if stage is None or not options.spawn_rate:
+            return stage
+        return stage[0], options.spawn_rate

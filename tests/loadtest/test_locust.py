@@ -104,3 +104,29 @@ def _client_args(endpoint: str) -> dict:
         "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
         "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
     }
+
+
+def test_scale_shape_honours_locusts_own_users_and_run_time(tmp_path):
+    """-u sets the scale shape's peak and -t ends the run: Locust's options are read, not ignored."""
+    with moto_server() as endpoint:
+        local = provision(StackSpec("dev", from_stack_file("dev")), endpoint)
+        command = [
+            str(Path(sys.executable).parent / "locust"),
+            *("-f", "loadtest/locustfile.py", "--headless", "--shape", "scale"),
+            *("-u", "8", "-t", "3s", "--stage-seconds", "60", "--user-rate", "1"),
+            *("--queue-url", local.queue_url, "--csv", str(tmp_path / "locust"), "--csv-full-history"),
+        ]
+        run = subprocess.run(
+            command,
+            cwd=REPO,
+            env={**os.environ, **aws_environment(endpoint)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "will be ignored" not in run.stderr
+    with open(tmp_path / "locust_stats_history.csv") as history:
+        users = {int(row["User Count"]) for row in csv.DictReader(history)}
+    # A 60 s first stage at a quarter of -u 8, ended by -t 3s long before the second stage.
+    assert max(users) == 2
