@@ -1,7 +1,9 @@
 """How fast a backlog drains on AWS, modelled: Lambda's SQS poller ramp against seed 000's EC2 loop.
 
-Lambda (GUIDE §3): the event source mapping starts with 5 concurrent batches and adds up to 300 per minute,
-up to maxConcurrency; each concurrent batch takes `batch_seconds`. Seed 000's consumer checks the queue depth
+Lambda (GUIDE §3; Lambda developer guide, "Configuring scaling behavior for SQS event source mappings"): the
+event source mapping starts with 5 concurrent batches and adds up to 300 per minute, up to maxConcurrency;
+each concurrent batch takes `batch_seconds`. The local event source mapping (loadtest/local/esm_runner.py)
+scales by the same constants, defined here once. Seed 000's consumer checks the queue depth
 every 60 s, sets the Auto Scaling group to one instance per `messages_per_instance` waiting (up to
 `max_instances`), a new instance serves after `boot_seconds`, and each instance receives up to 10 messages per
 poll and then sleeps 60 s, as the seed's loop does. Deterministic, 1-second steps, bounded horizon.
@@ -13,6 +15,10 @@ import dataclasses
 import math
 
 HORIZON_S = 30 * 24 * 3600  # a month: beyond that the table says "> 30 d"
+# AWS's scaling rules for SQS event source mappings on standard queues.
+INITIAL_CONCURRENCY = 5  # concurrent batches as soon as messages are available
+SCALE_OUT_PER_MINUTE = 300  # more concurrency per minute while messages remain
+SCALE_IN_QUIET_SECONDS = 3  # local choice: no backlog for this long before concurrency steps down
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,7 +30,7 @@ class LambdaModel:
     def drain_seconds(self, backlog: int) -> int | None:
         done, t = 0.0, 0
         while done < backlog and t < HORIZON_S:
-            concurrency = min(self.max_concurrency, 5 + 300 * t // 60)
+            concurrency = min(self.max_concurrency, INITIAL_CONCURRENCY + SCALE_OUT_PER_MINUTE * t // 60)
             done += concurrency * self.batch_size / self.batch_seconds
             t += 1
         return t if done >= backlog else None

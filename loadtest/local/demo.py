@@ -1,10 +1,17 @@
 """The scale-out/in test on the embedded AWS, what `make demo` runs: `python -m loadtest.local.demo`.
 
-Phases: start moto_server; provision the stack from its stack file; measure the emulator's own ceiling;
-start the consumers (the local event source mapping, or with `--mode worker` the worker fleet); run Locust's
-scale shape headless in a subprocess; wait for the queue to drain; check the ledger (and, on FIFO stacks,
-per-vehicle order); write `build/runs/<stack>-<mode>/` and regenerate REPORT.md. `--chaos` adds the faults of
-`make chaos`. Exits 1 if anything is lost or duplicated, out of order on FIFO, or a deadline passes.
+Phases: start moto_server; provision the stack from its stack file; measure the emulator's ceiling for the
+pipeline's call mix; warm the consumers (the local event source mapping's pollers, or with `--mode worker`
+the worker fleet); run Locust's scale shape headless in a subprocess, with a live line every few seconds;
+wait for the queue to drain; check the ledger (and, on FIFO stacks, per-vehicle order); write
+`build/runs/<stack>-<mode>/` and regenerate REPORT.md. `--chaos` adds the faults of `make chaos`.
+
+The plateau's offered rate comes from the measured capacity (`make capacity`'s sustained rate for this stack,
+or, before any capacity run, 0.8 of the ceiling measured now) times --overload, so the plateau builds a
+backlog, pollers reach maxConcurrency, the backlog drains on the way down, and pollers return to the floor.
+Correctness runs (FIFO order, the worker fleet, chaos) keep a fixed load (--peak-rate) they always sustain.
+Exits 1 if anything is lost, still queued at the deadline (pending), duplicated, out of order on FIFO, or
+a poison message is not in the DLQ with its reason; the last line says which.
 """
 
 from __future__ import annotations
@@ -28,17 +35,22 @@ import boto3
 from infra.resource_spec import StackSpec
 from infra.settings import KEYS, PROJECT_ROOT, from_stack_file
 from loadtest.analysis import report
-from loadtest.analysis.ledger_check import check_ledger, order_violations, scan_table
+from loadtest.analysis.ledger_check import LedgerResult, check_ledger, order_violations, scan_table
 from loadtest.ledger import read_ledger
+from loadtest.local.consumer_scaler import ConsumerScaler
 from loadtest.local.embedded_aws import LOCAL_REGION, aws_environment, moto_server, provision
-from loadtest.local.emulator_ceiling import measure_ceiling
+from loadtest.local.emulator_ceiling import measure_pipeline_mix
 from loadtest.local.esm_runner import EsmRunner, PollerConfig
+from loadtest.local.progress import Progress
 from loadtest.local.worker_fleet import WorkerFleet
 from loadtest.shapes import scale_stages, total_seconds
 from ops.dead_letter_queue import NO_REASON, reason_of
-from ops.dead_letter_queue import scan as read_dead_letters
+from ops.dead_letter_queue import scan as read_queue
 
 DRAIN_DEADLINE_S = 120
+CAPACITY_FILE = PROJECT_ROOT / "build" / "runs" / "capacity" / "capacity.json"
+CORRECTNESS_PEAK_RATE = 120.0  # msgs/s: FIFO, worker and chaos runs check correctness, not the knee
+CEILING_SHARE_WITHOUT_CAPACITY = 0.8  # a first guess at the knee before any `make capacity` run
 
 
 class Phases:
@@ -55,43 +67,72 @@ class Phases:
         return result
 
 
-def run_locust(run_dir: Path, queue_url: str, env: dict, args) -> None:
+@dataclasses.dataclass(frozen=True)
+class LoadPlan:
+    peak_rate: float  # msgs/s offered at the plateau
+    peak_users: int
+    user_rate: float  # send calls per second per user
+    source: str  # where the peak rate comes from
+
+    @classmethod
+    def make(cls, args, mode: str, stack: str, ceiling: float) -> LoadPlan:
+        if args.peak_rate:
+            rate, source = args.peak_rate, "--peak-rate"
+        elif mode != "lambda":
+            rate, source = CORRECTNESS_PEAK_RATE, f"fixed for {mode} runs"
+        else:
+            sustained, source = _measured_capacity(stack, ceiling)
+            rate = args.overload * sustained
+            source = f"{args.overload} × {source}"
+        return cls(
+            round(rate, 1), args.peak_users, round(rate / (args.peak_users * args.batch_size), 3), source
+        )
+
+
+def _measured_capacity(stack: str, ceiling: float) -> tuple[float, str]:
+    if CAPACITY_FILE.exists():
+        capacity = json.loads(CAPACITY_FILE.read_text())
+        if capacity["stack"] == stack and capacity["ledger"]["lost"] == 0:
+            sustained = capacity["sustained_msgs_per_s"]
+            return sustained, f"sustained {sustained} msgs/s (make capacity)"
+    guess = CEILING_SHARE_WITHOUT_CAPACITY
+    return guess * ceiling, f"{guess} × the ceiling {ceiling:.0f} msgs/s (no make capacity run yet)"
+
+
+def run_locust(run_dir: Path, queue_url: str, env: dict, args, plan: LoadPlan) -> None:
     command = [
         str(Path(sys.executable).parent / "locust"),
-        "-f",
-        str(PROJECT_ROOT / "loadtest/locustfile.py"),
-        "--headless",
-        "--shape",
-        "scale",
-        "--peak-users",
-        str(args.peak_users),
-        "--stage-seconds",
-        str(args.stage_seconds),
-        "--user-rate",
-        str(args.user_rate),
-        "--batch-size",
-        str(args.batch_size),
-        "--poison-ratio",
-        str(args.poison_ratio),
-        "--queue-url",
-        queue_url,
-        "--ledger-dir",
-        str(run_dir / "ledger"),
-        "--stop-timeout",
-        "10",
-        "--csv",
-        str(run_dir / "locust"),
-        "--csv-full-history",
-        "--only-summary",
+        *("-f", str(PROJECT_ROOT / "loadtest/locustfile.py"), "--headless", "--shape", "scale"),
+        *("-u", str(plan.peak_users), "--stage-seconds", str(args.stage_seconds)),
+        *("--user-rate", str(plan.user_rate), "--batch-size", str(args.batch_size)),
+        *("--poison-ratio", str(args.poison_ratio), "--queue-url", queue_url),
+        *("--ledger-dir", str(run_dir / "ledger"), "--stop-timeout", "10"),
+        *("--csv", str(run_dir / "locust"), "--csv-full-history", "--only-summary"),
     ]
-    duration = total_seconds(scale_stages(args.peak_users, args.stage_seconds))
+    duration = total_seconds(scale_stages(plan.peak_users, args.stage_seconds))
     with open(run_dir / "locust.log", "w") as log:
         subprocess.run(
             command, env=env, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=duration + 60
         )
 
 
-def wait_for_drain(runner: EsmRunner, deadline_s: float) -> bool:
+def locust_load(run_dir: Path, batch_size: int):
+    """Users and offered msgs/s now, from the history CSV Locust rewrites every second."""
+
+    def read() -> tuple[int | None, float]:
+        try:
+            with open(run_dir / "locust_stats_history.csv") as history:
+                rows = [row for row in csv.DictReader(history) if row["Name"] == "Aggregated"]
+        except (OSError, csv.Error, KeyError):
+            return None, 0.0
+        if not rows:
+            return None, 0.0
+        return int(rows[-1]["User Count"]), float(rows[-1]["Requests/s"]) * batch_size
+
+    return read
+
+
+def wait_for_drain(runner: ConsumerScaler, deadline_s: float) -> bool:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         visible, in_flight, _ = runner.depth()
@@ -109,17 +150,17 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m loadtest.local.demo", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--stack", default="dev")
-    # Peak 6 users × 2 calls/s × 10 = 120 msgs/s: about a third of moto's bare send+receive+delete ceiling,
-    # which the pipeline shares with DynamoDB writes and sampling. moto slows down as a backlog grows (it
-    # scans per call), so a producer that outruns the pollers collapses the whole run (GUIDE §2).
-    parser.add_argument("--peak-users", type=int, default=6)
+    parser.add_argument("--peak-users", type=int, default=10)
+    parser.add_argument("--peak-rate", type=float, help="msgs/s at the plateau (default: from the capacity)")
+    parser.add_argument(
+        "--overload", type=float, default=1.3, help="plateau / sustained capacity (lambda mode)"
+    )
     parser.add_argument("--stage-seconds", type=float, default=10)
-    parser.add_argument("--user-rate", type=float, default=2.0, help="send calls per second per user")
     parser.add_argument("--batch-size", type=int, default=10)
     parser.add_argument("--poison-ratio", type=float, default=0.0)
     parser.add_argument("--faults", default="", help="VEHICLE_PIPELINE_FAULTS for the handler (chaos runs)")
@@ -138,77 +179,137 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--run-dir", type=Path)
     parser.add_argument("--no-report", action="store_true")
+    parser.add_argument("--progress-seconds", type=float, default=5)
     args = parser.parse_args(argv)
     if args.chaos:
         args.poison_ratio = args.poison_ratio or 0.01
         args.faults = args.faults or "dynamodb_failure_ratio=0.01,overrun_ratio=0.01"
-    mode = "chaos" if args.chaos else args.mode
+    return args
 
-    settings = from_stack_file(args.stack)
-    spec = StackSpec(args.stack, settings)
+
+def prepare_run_dir(args, mode: str) -> Path:
     run_dir = args.run_dir or PROJECT_ROOT / "build" / "runs" / f"{args.stack}-{mode}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    for stale in [*run_dir.glob("ledger/*.jsonl"), *run_dir.glob("*.log"), *run_dir.glob("workers/*")]:
-        stale.unlink()
+    stale = [*run_dir.glob("ledger/*.jsonl"), *run_dir.glob("*.log"), *run_dir.glob("workers/*")]
+    for path in [*stale, *run_dir.glob("pollers/*"), *run_dir.glob("locust*.csv")]:
+        path.unlink()
+    return run_dir
+
+
+@dataclasses.dataclass
+class Evidence:
+    """What the run left behind, read after the consumers stopped."""
+
+    items: list[dict]
+    dead: list[dict]
+    queued: list[dict]
+    drained: bool
+
+
+def load_and_drain(args, settings, local, endpoint, run_dir, phases, mode) -> tuple:
+    ceiling = phases.run(
+        "measure the emulator's ceiling for the pipeline's call mix",
+        measure_pipeline_mix,
+        endpoint,
+        StackSpec(args.stack, settings).dynamodb_create_table_args(),
+    )["pipeline_mix_msgs_per_s"]
+    plan = LoadPlan.make(args, mode, args.stack, ceiling)
+    print(
+        f"[demo] plateau: {plan.peak_rate:.0f} msgs/s offered ({plan.source}), {plan.peak_users} users × "
+        f"{plan.user_rate} calls/s × {args.batch_size}; ceiling {ceiling:.0f} msgs/s",
+        flush=True,
+    )
+    config = PollerConfig.for_stack(
+        local, settings, aws_environment(endpoint), DLQ_URL=local.dlq_url, VEHICLE_PIPELINE_FAULTS=args.faults
+    )
+    runner = consumers(mode, config, local.dlq_url, settings, run_dir)
+    phases.run(f"start the {'worker fleet' if mode == 'worker' else 'event source mapping'}", runner.start)
+    runner.reset_clock()
+    load_seconds = total_seconds(scale_stages(plan.peak_users, args.stage_seconds))
+    killer = threading.Timer(load_seconds / 2, runner.kill_one_poller) if args.chaos else None
+    # Failed batches come back only after the visibility timeout (and overruns after the function's).
+    drain_deadline = DRAIN_DEADLINE_S + (3 * settings.queue_visibility_timeout_seconds if args.chaos else 0)
+    progress = Progress("demo", runner, locust_load(run_dir, args.batch_size), args.progress_seconds)
+    env = {**os.environ, **aws_environment(endpoint)}
+    try:
+        progress.start()
+        if killer:
+            killer.start()
+        progress.phase = "load (Locust scale shape)"
+        phases.run("run the Locust scale shape", run_locust, run_dir, local.queue_url, env, args, plan)
+        progress.phase = "drain"
+        drained = phases.run("drain the queue", wait_for_drain, runner, drain_deadline)
+    finally:
+        progress.stop()
+        if killer:
+            killer.cancel()
+        phases.run("stop the consumers", runner.stop)  # always, before moto_server goes away
+    sqs = boto3.client("sqs")
+    evidence = Evidence(
+        items=phases.run("scan the table", scan_table, boto3.resource("dynamodb").Table(local.table_name)),
+        dead=phases.run("read the DLQ", read_queue, sqs, local.dlq_url),
+        queued=phases.run("read what is still queued", read_queue, sqs, local.queue_url),
+        drained=drained,
+    )
+    return ceiling, plan, runner, evidence
+
+
+def verdict(
+    result: LedgerResult, evidence: Evidence, reasons: dict, out_of_order: int | None
+) -> tuple[bool, str]:
+    """Passed or not, and one phrase that says why."""
+    poison_routed = sum(count for reason, count in reasons.items() if reason != NO_REASON)
+    problems = [] if result.ok else [result.verdict()]
+    if not evidence.drained and result.pending == 0:
+        problems.append("the queue did not drain in time")
+    if poison_routed < result.poison_accepted:
+        problems.append(
+            f"{result.poison_accepted - poison_routed} poison messages not in the DLQ with a reason"
+        )
+    if out_of_order:
+        problems.append(f"{out_of_order} per-vehicle order violations")
+    return not problems, "; ".join(problems) or result.verdict()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    mode = "chaos" if args.chaos else args.mode
+    settings = from_stack_file(args.stack)
+    spec = StackSpec(args.stack, settings)
+    run_dir = prepare_run_dir(args, mode)
     phases = Phases()
     started_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     with moto_server(log_path=run_dir / "moto.log") as endpoint:
-        env = {**os.environ, **aws_environment(endpoint)}
         os.environ.update(aws_environment(endpoint))
         local = phases.run("provision the stack on moto", provision, spec, endpoint)
-        ceiling = phases.run("measure the emulator's ceiling", measure_ceiling, endpoint)
-        config = PollerConfig.for_stack(
-            local,
-            settings,
-            aws_environment(endpoint),
-            DLQ_URL=local.dlq_url,
-            VEHICLE_PIPELINE_FAULTS=args.faults,
+        ceiling, plan, runner, evidence = load_and_drain(
+            args, settings, local, endpoint, run_dir, phases, mode
         )
-        runner = consumers(mode, config, local.dlq_url, settings, run_dir)
-        phases.run(
-            f"start the {'worker fleet' if mode == 'worker' else 'event source mapping'}", runner.start
-        )
-        runner.reset_clock()
-        load_seconds = total_seconds(scale_stages(args.peak_users, args.stage_seconds))
-        killer = threading.Timer(load_seconds / 2, runner.kill_one_poller) if args.chaos else None
-        # Failed batches come back only after the visibility timeout (and overruns after the function's).
-        drain_deadline = DRAIN_DEADLINE_S + (
-            3 * settings.queue_visibility_timeout_seconds if args.chaos else 0
-        )
-        try:
-            if killer:
-                killer.start()
-            phases.run("run the Locust scale shape", run_locust, run_dir, local.queue_url, env, args)
-            drained = phases.run("drain the queue", wait_for_drain, runner, drain_deadline)
-        finally:
-            if killer:
-                killer.cancel()
-            phases.run("stop the consumers", runner.stop)  # always, before moto_server goes away
-        items = phases.run("scan the table", scan_table, boto3.resource("dynamodb").Table(local.table_name))
-        dead = phases.run("read the DLQ", read_dead_letters, boto3.client("sqs"), local.dlq_url)
-    ledger = read_ledger(run_dir / "ledger")
-    result = check_ledger(ledger, items, dead)
-    reasons = dict(Counter(reason_of(message) for message in dead))
+    result = check_ledger(read_ledger(run_dir / "ledger"), evidence.items, evidence.dead, evidence.queued)
+    reasons = dict(Counter(reason_of(message) for message in evidence.dead))
     # FIFO promises order per message group (vehicle); a standard queue does not, so it is not counted.
-    out_of_order = order_violations(items) if settings.fifo else None
-    extra = {"dlq_reasons": reasons, "order_violations": out_of_order}
-    write_run(run_dir, args, spec, phases, started_at, ceiling, runner, items, result, mode, extra)
+    out_of_order = order_violations(evidence.items) if settings.fifo else None
+    extra = {"dlq_reasons": reasons, "order_violations": out_of_order, "plan": dataclasses.asdict(plan)}
+    write_run(run_dir, args, spec, phases, started_at, ceiling, runner, evidence.items, result, mode, extra)
+    passed, why = verdict(result, evidence, reasons, out_of_order)
     print(f"[demo] {result.line()}", flush=True)
     if result.extra_dead_letter_copies:
         print(f"[demo] poison messages dead-lettered twice: {result.extra_dead_letter_copies}", flush=True)
-    if out_of_order is not None:
-        print(f"[demo] per-vehicle order violations: {out_of_order}", flush=True)
     if args.chaos:
         print(f"[demo] faults: {json.dumps(runner.totals)}; DLQ by reason: {json.dumps(reasons)}", flush=True)
     if not args.no_report and (report.MAIN_RUN / "run.json").exists():
         report.main([])  # the dev Lambda run, with every other run's section
-    # Every poison message must be in the DLQ with a reason, not merely somewhere.
-    poison_routed = sum(count for reason, count in reasons.items() if reason != NO_REASON)
-    in_order = not out_of_order
-    return 0 if result.ok and drained and poison_routed >= result.poison_accepted and in_order else 1
+    last = runner.samples[-1].pollers if runner.samples else 0
+    scaling = f"pollers {min_pollers(runner)}→{runner.max_pollers}→{last} (max {runner.max_concurrency})"
+    print(f"[demo] {'PASSED' if passed else 'FAILED'}: {why}; {scaling}", flush=True)
+    return 0 if passed else 1
 
 
-def consumers(mode: str, config: PollerConfig, dlq_url: str, settings, run_dir: Path) -> EsmRunner:
+def min_pollers(runner: ConsumerScaler) -> int:
+    return min((s.pollers for s in runner.samples), default=0)
+
+
+def consumers(mode: str, config: PollerConfig, dlq_url: str, settings, run_dir: Path) -> ConsumerScaler:
     """Lambda's poller, or the worker fleet with the stack's sizes and backlog-per-instance target."""
     if mode == "worker":
         return WorkerFleet(
@@ -232,7 +333,7 @@ def write_run(run_dir, args, spec, phases, started_at, ceiling, runner, items, r
             for stored, sent, e in latencies
         ],
     )
-    load_seconds = total_seconds(scale_stages(args.peak_users, args.stage_seconds))
+    load_seconds = total_seconds(scale_stages(extra["plan"]["peak_users"], args.stage_seconds))
     first_stored = min((s for s, _, _ in latencies), default=0)
     last_stored = max((s for s, _, _ in latencies), default=0)
     stored_window = max(1e-9, (last_stored - first_stored) / 1000)
@@ -247,22 +348,21 @@ def write_run(run_dir, args, spec, phases, started_at, ceiling, runner, items, r
         "settings": {key: getattr(settings, meta.field) for key, meta in KEYS.items()},
         "phases": phases.done,
         "shape": {
-            "peak_users": args.peak_users,
+            "peak_users": extra["plan"]["peak_users"],
+            "peak_rate": extra["plan"]["peak_rate"],
             "stage_seconds": args.stage_seconds,
-            "user_rate": args.user_rate,
+            "user_rate": extra["plan"]["user_rate"],
             "batch_size": args.batch_size,
             "poison_ratio": args.poison_ratio,
             "faults": args.faults,
         },
-        "emulator_ceiling": ceiling,
+        "emulator_ceiling": {"pipeline_mix_msgs_per_s": ceiling},
         "ledger": {k: v for k, v in dataclasses.asdict(result).items() if not k.endswith("_ids")},
-        "runner": {"max_pollers": runner.max_pollers, **runner.totals},
+        "runner": {"max_pollers": runner.max_pollers, "min_pollers": min_pollers(runner), **runner.totals},
         "throughput": {
             "produced_msgs_per_s": round(result.accepted / load_seconds, 1),
             "stored_msgs_per_s": round(len(latencies) / stored_window, 1),
-            "stored_vs_ceiling": round(
-                len(latencies) / stored_window / ceiling["send_receive_delete_msgs_per_s"], 3
-            ),
+            "stored_vs_ceiling": round(len(latencies) / stored_window / ceiling, 3),
         },
     }
     (run_dir / "run.json").write_text(json.dumps(run, indent=2, default=str))

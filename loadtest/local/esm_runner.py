@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consumer.sqs_event import RECEIVE_ALL_ATTRIBUTES, delete_messages, lambda_sqs_event
+from loadtest.analysis.scaling_model import INITIAL_CONCURRENCY, SCALE_IN_QUIET_SECONDS, SCALE_OUT_PER_MINUTE
 from loadtest.local.consumer_scaler import ConsumerScaler
 
 if TYPE_CHECKING:
@@ -37,10 +38,6 @@ if TYPE_CHECKING:
     from loadtest.local.embedded_aws import LocalStack
 
 LONG_POLL_SECONDS = 1  # short enough that a stopping poller notices within a second
-# AWS's scaling rules for standard queues (Lambda developer guide, SQS scaling behavior).
-INITIAL_CONCURRENCY = 5  # concurrent batches as soon as messages are available
-SCALE_OUT_PER_MINUTE = 300  # more concurrency per minute while messages remain
-SCALE_IN_QUIET_SECONDS = 3  # no backlog for this long before concurrency steps down
 WARM_START_TIMEOUT_S = 180  # every poller imported and parked (2 cores, up to maxConcurrency processes)
 
 

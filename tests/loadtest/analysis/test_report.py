@@ -27,17 +27,20 @@ def synthetic_run(run_dir, stack="dev", mode="lambda", order_violations=None):
         "settings": {"maxConcurrency": 5, "batchSize": 10},
         "phases": [{"name": "run the Locust scale shape", "seconds": 100.0}],
         "shape": {"peak_users": 4},
-        "emulator_ceiling": {"send_receive_delete_msgs_per_s": 400.0, "batch_send_msgs_per_s": 600.0},
+        "emulator_ceiling": {"pipeline_mix_msgs_per_s": 400.0},
+        "plan": {"peak_rate": 80.0, "source": "1.3 × sustained 61.5 msgs/s (make capacity)"},
         "ledger": {
             "accepted": 100,
             "stored": 99,
             "in_dlq": 1,
             "lost": 0,
+            "pending": 0,
             "duplicated": 0,
             "poison_accepted": 1,
         },
         "runner": {
             "max_pollers": 3,
+            "min_pollers": 1,
             "invocations": 12,
             "records": 101,
             "stored": 99,
@@ -94,10 +97,12 @@ def test_report_holds_the_run_figures_and_valid_charts(tmp_path):
 
     text = report.render(tmp_path / "run", tmp_path / "report", out)
 
-    assert (
-        "**`lost=0 duplicated=0 in_dlq=1 stored=99 accepted=100`** — no message lost or stored twice." in text
-    )
+    ledger = "**`lost=0 pending=0 duplicated=0 in_dlq=1 stored=99 accepted=100`**"
+    assert f"{ledger} — no message lost, pending or stored twice." in text
     assert "| stored throughput / emulator ceiling | 0.12 |" in text
+    assert "| emulator ceiling for the pipeline's call mix, msgs/s (same run) | 400.0 |" in text
+    assert "| plateau offered (msgs/s) and where it comes from | 80.0 (1.3 × sustained 61.5 msgs/s" in text
+    assert "| pollers: floor → max (maxConcurrency 5) | 1 → 3 |" in text
     # latencies 10..1000 ms: p50 = 500 (index 50 of 100 → value 510 with rounding to nearest rank)
     assert "| end-to-end latency p50 / p95 / p99 (ms) | 510 / 950 / 990 |" in text
     assert "| SendMessageBatch | 10 | 0 | 2.5 | 30 | 60 | 80 |" in text
@@ -115,7 +120,7 @@ def test_runs_beside_the_main_one_get_a_row_and_a_scaling_chart(tmp_path):
 
     text = report.render(tmp_path / "dev-lambda", tmp_path / "report", tmp_path / "REPORT.md")
 
-    figures = "lost=0 duplicated=0 stored=99 | 50.0 / 48.0 | 510 / 950 / 990 | 3"
+    figures = "lost=0 pending=0 duplicated=0 stored=99 | 50.0 / 48.0 | 510 / 950 / 990 | 3"
     assert f"| `make demo STACK=dev MODE=worker` | {figures} workers | — |" in text
     assert f"| `make demo STACK=fifo` | {figures} pollers | 0 |" in text
     for name in ("dev-worker_scaling.png", "fifo-lambda_scaling.png"):
@@ -137,3 +142,57 @@ def test_lambda_ramp_and_seed_loop_drain_times():
         "2.3 d",
         "> 30 d",
     ]
+
+
+def test_capacity_section_reports_the_knee_the_goals_and_the_cpu(tmp_path):
+    synthetic_run(tmp_path / "dev-lambda")
+    (tmp_path / "capacity").mkdir()
+    step = {
+        "target_msgs_per_s": 300.0,
+        "offered_msgs_per_s": 298.0,
+        "stored_msgs_per_s": 296.0,
+        "backlog_start": 0,
+        "backlog_end": 20,
+        "backlog_slope": 1.0,
+        "pollers_max": 6,
+        "pollers_mean": 5.5,
+        "p50_ms": 40.0,
+        "p95_ms": 120.0,
+        "p99_ms": 300.0,
+        "sustainable": True,
+        "why": "",
+        "t_start_s": 10.0,
+        "t_end_s": 25.0,
+    }
+    capacity = {
+        "stack": "dev",
+        "max_concurrency": 10,
+        "batch_size": 10,
+        "pipeline_mix_ceiling_msgs_per_s": 400.0,
+        "steps": [
+            step,
+            step | {"sustainable": False, "why": "backlog grows 40 msgs/s", "backlog_slope": 40.0},
+        ],
+        "hold": step | {"t_start_s": 40.0, "t_end_s": 70.0},
+        "sustained_msgs_per_s": 320.0,
+        "sustained_share_of_ceiling": 0.8,
+        "goal_sustained_share": 0.75,
+        "backlog": 10000,
+        "backlog_drain_seconds": 30.0,
+        "backlog_drain_msgs_per_s": 333.3,
+        "backlog_drain_share_of_sustained": 1.04,
+        "goal_drain_share": 0.8,
+        "cpu_cores_during_hold": {"emulator": 0.9, "pollers": 0.6, "producer": 0.2},
+        "warm_start_seconds": 4.2,
+        "ledger": {"lost": 0, "pending": 0, "duplicated": 0, "in_dlq": 0, "stored": 9, "accepted": 9},
+        "p99_bound_ms": 2000,
+    }
+    (tmp_path / "capacity" / "capacity.json").write_text(json.dumps(capacity))
+
+    text = report.render(tmp_path / "dev-lambda", tmp_path / "report", tmp_path / "REPORT.md")
+
+    assert "| sustained / ceiling | **0.80** | ≥ 0.75 |" in text
+    assert "| maximum sustained stored msgs/s (held 30 s) | 320 | |" in text
+    assert "| backlog drain rate / sustained rate | **1.04** | ≥ 0.8 |" in text
+    assert "| 2 | 298 | 296 | 0 → 20 | 40 | 5.5 / 6 | 40 / 120 / 300 | no: backlog grows 40 msgs/s |" in text
+    assert "emulator 0.9, pollers 0.6, producer 0.2. The emulator is the largest consumer" in text
