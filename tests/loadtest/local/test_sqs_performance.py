@@ -29,6 +29,7 @@ from moto import mock_aws
 from moto.core import utils as moto_utils
 from moto.moto_api._internal import mock_random
 from moto.sqs import models
+from moto.sqs.utils import generate_receipt_handle
 
 from loadtest.local import emulator, sqs_performance
 
@@ -350,6 +351,15 @@ def test_the_clock_gives_motos_values_bit_for_bit():
         assert clock.millis() == moto_utils.unix_time_millis(moment)
     before, now, after = moto_utils.unix_time(), sqs_performance.CLOCK.seconds(), moto_utils.unix_time()
     assert before <= now <= after  # and it reads the same system clock
+
+
+def test_receipt_handles_are_motos_own_draws():
+    mock_random.seed(11)
+    handles = [generate_receipt_handle() for _ in range(200)]
+    after = mock_random.random()
+    mock_random.seed(11)
+    assert [sqs_performance._receipt_handle() for _ in range(200)] == handles
+    assert mock_random.random() == after  # and the generator is left where moto leaves it
 
 
 def test_a_frozen_clock_holds_for_its_thread_only():
