@@ -156,6 +156,91 @@ def pipeline() -> dict:
     }
 
 
+def emulator(waiting=(100, 1_000, 10_000), rounds: int = 25) -> dict:
+    """Per-call cost (ms) of the embedded SQS with 100, 1,000 and 10,000 messages waiting: stock moto vs moto
+    with the performance layer (loadtest/local/sqs_performance.py), and cost@10,000 / cost@100 per call.
+
+    In process, one after the other: boto3 through `mock_aws` (moto's request parsing, backend and reply as
+    moto_server runs them, without the HTTP hop). A round is what a poller and the producer do per 10
+    messages: SendMessageBatch(10), ReceiveMessage(10), DeleteMessageBatch(10) of those, GetQueueAttributes
+    of the three Approximate* counts (what the runner polls); the backlog stays where it was. The queue is
+    filled through the layer (stock moto's own sends slow down with the backlog), then the layer is removed
+    for the stock rounds. Stock moto takes seconds a call at 10,000, so it gets few rounds there.
+    """
+    from moto import mock_aws
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sqs.models import sqs_backends
+
+    from loadtest.local import sqs_performance
+
+    region = "us-east-1"
+    entries = [{"Id": str(i), "MessageBody": '{"bench": true}'} for i in range(10)]
+    calls = ("ReceiveMessage(10)", "SendMessageBatch(10)", "DeleteMessageBatch(10)", "GetQueueAttributes")
+
+    def round_ms(sqs, url: str) -> dict[str, float]:
+        timed = {}
+        started = time.perf_counter()
+        sqs.send_message_batch(QueueUrl=url, Entries=entries)
+        timed["SendMessageBatch(10)"], started = time.perf_counter() - started, time.perf_counter()
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        timed["ReceiveMessage(10)"], started = time.perf_counter() - started, time.perf_counter()
+        sqs.delete_message_batch(
+            QueueUrl=url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(received)],
+        )
+        timed["DeleteMessageBatch(10)"], started = time.perf_counter() - started, time.perf_counter()
+        sqs.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )
+        timed["GetQueueAttributes"] = time.perf_counter() - started
+        return {call: seconds * 1000 for call, seconds in timed.items()}
+
+    def cost(layer: bool, backlog: int) -> dict[str, float]:
+        with mock_aws():
+            sqs = boto3.client("sqs", region_name=region, endpoint_url=f"https://sqs.{region}.amazonaws.com")
+            url = sqs.create_queue(QueueName=f"bench-{backlog}")["QueueUrl"]
+            sqs_performance.install()
+            try:
+                backend = sqs_backends[DEFAULT_ACCOUNT_ID][region]
+                for number in range(backlog):
+                    backend.send_message(f"bench-{backlog}", f'{{"waiting": {number}}}')
+                if not layer:
+                    sqs_performance.uninstall()  # moto's own code from here on, over the same messages
+                samples = [
+                    round_ms(sqs, url) for _ in range(rounds if layer else max(3, rounds * 100 // backlog))
+                ]
+            finally:
+                sqs_performance.uninstall()
+        return {call: round(statistics.median(s[call] for s in samples), 2) for call in calls}
+
+    figures: dict[str, dict] = {"stock": {}, "layer": {}}
+    for variant in figures:
+        for backlog in waiting:
+            figures[variant][backlog] = cost(variant == "layer", backlog)
+            line = ", ".join(f"{call} {ms} ms" for call, ms in figures[variant][backlog].items())
+            print(f"[bench] emulator {variant:5} @{backlog:>6,} waiting: {line}", flush=True)
+    low, high = waiting[0], waiting[-1]
+    ratios = {
+        variant: {call: round(by_size[high][call] / by_size[low][call], 2) for call in calls}
+        for variant, by_size in figures.items()
+    }
+    worst = max(ratios["layer"].values())
+    return {
+        "ms_per_call": {
+            variant: {f"{n:,}": costs for n, costs in by_size.items()} for variant, by_size in figures.items()
+        },
+        f"ratio_{high}_to_{low}": ratios,
+        "ratio": worst,
+        "goal": f"≤ 2× (each call with the layer, cost at {high:,} waiting / at {low:,})",
+        "met": worst <= 2,
+    }
+
+
 def main() -> int:
     results = {}
     with moto_server() as endpoint:
@@ -177,6 +262,12 @@ def main() -> int:
     print(f"[bench] cold start: {results['cold_start']}", flush=True)
     results["pipeline"] = pipeline()
     print(f"[bench] pipeline: {results['pipeline']}", flush=True)
+    print(
+        "[bench] emulator: per-call cost at 100, 1,000 and 10,000 waiting, stock moto vs the layer …",
+        flush=True,
+    )
+    results["emulator"] = emulator()
+    print(f"[bench] emulator: {results['emulator']}", flush=True)
     BENCH_FILE.parent.mkdir(parents=True, exist_ok=True)
     BENCH_FILE.write_text(json.dumps(results, indent=2))
     print(f"[bench] wrote {BENCH_FILE}")
