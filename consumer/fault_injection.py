@@ -1,6 +1,9 @@
-"""Fault injection for the chaos run: transient DynamoDB failures and invocations that overrun their timeout.
+"""Fault injection for the chaos run and the drills: transient DynamoDB failures, a DynamoDB outage, and
+invocations that overrun their timeout.
 
-Switched on by VEHICLE_PIPELINE_FAULTS, e.g. `dynamodb_failure_ratio=0.01,overrun_ratio=0.01`, and honoured
+Switched on by VEHICLE_PIPELINE_FAULTS, e.g. `dynamodb_failure_ratio=0.01,overrun_ratio=0.01`, or
+`dynamodb_outage_flag=/tmp/outage` (every write fails while that file exists: the outage drill creates and
+removes it while the pollers run), and honoured
 ONLY when the AWS endpoint is a loopback emulator (AWS_ENDPOINT_URL on 127.0.0.1 or localhost): a deployed
 function never injects faults, whatever its environment says.
 """
@@ -19,20 +22,25 @@ from consumer.event_store import KEY_ATTRIBUTE, EventStore, WriteResult
 
 ENV_VAR = "VEHICLE_PIPELINE_FAULTS"
 INJECTED_CODE = "ProvisionedThroughputExceededException"  # what DynamoDB throttling looks like to the store
+OUTAGE_CODE = "ServiceUnavailable"  # what an unavailable DynamoDB looks like to the store
 
 
 @dataclasses.dataclass(frozen=True)
 class Faults:
     dynamodb_failure_ratio: float = 0.0  # share of items whose write fails as throttled
     overrun_ratio: float = 0.0  # share of invocations that run past their timeout
+    dynamodb_outage_flag: str = ""  # a file: while it exists, every write fails
 
     @classmethod
     def parse(cls, text: str) -> Faults:
-        values = {}
+        values: dict[str, Any] = {}
         for part in filter(None, (p.strip() for p in text.split(","))):
             name, _, value = part.partition("=")
             if name not in {f.name for f in dataclasses.fields(cls)}:
                 raise ValueError(f"{ENV_VAR}: unknown fault {name!r}")
+            if name == "dynamodb_outage_flag":
+                values[name] = value
+                continue
             ratio = float(value)
             if not 0 <= ratio <= 1:
                 raise ValueError(f"{ENV_VAR}: {name}={value} must be a ratio between 0 and 1")
@@ -66,10 +74,27 @@ class FaultInjectingStore:
         return result
 
 
+class OutageStore:
+    """Fails every item, without writing it, while the outage flag file exists."""
+
+    def __init__(self, store: EventStore, flag: str):
+        self._store = store
+        self._flag = flag
+
+    def put_events(self, items: Sequence[dict[str, Any]]) -> WriteResult:
+        if not os.path.exists(self._flag):
+            return self._store.put_events(items)
+        result = WriteResult()
+        result.failed.update(dict.fromkeys((item[KEY_ATTRIBUTE] for item in items), OUTAGE_CODE))
+        return result
+
+
 def with_faults(store: EventStore, faults: Faults) -> EventStore:
-    return (
-        FaultInjectingStore(store, faults.dynamodb_failure_ratio) if faults.dynamodb_failure_ratio else store
-    )
+    if faults.dynamodb_failure_ratio:
+        store = FaultInjectingStore(store, faults.dynamodb_failure_ratio)
+    if faults.dynamodb_outage_flag:
+        store = OutageStore(store, faults.dynamodb_outage_flag)
+    return store
 
 
 _RNG = random.Random()

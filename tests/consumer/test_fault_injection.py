@@ -7,10 +7,12 @@ import pytest
 from consumer.event_store import WriteResult
 from consumer.fault_injection import (
     INJECTED_CODE,
+    OUTAGE_CODE,
     FaultInjectingStore,
     Faults,
     faults_from_environment,
     maybe_overrun,
+    with_faults,
 )
 
 
@@ -77,3 +79,26 @@ def test_overrun_sleeps_past_the_deadline(monkeypatch):
     maybe_overrun(Faults(overrun_ratio=1.0), Context())
     maybe_overrun(Faults(overrun_ratio=0.0), Context())
     assert slept == [1.0]
+
+
+def test_outage_fails_every_item_while_the_flag_file_exists(tmp_path):
+    class Recording:
+        def __init__(self):
+            self.written = []
+
+        def put_events(self, items):
+            self.written += [item["eventId"] for item in items]
+            return WriteResult()
+
+    flag = tmp_path / "outage"
+    inner = Recording()
+    store = with_faults(inner, Faults.parse(f"dynamodb_outage_flag={flag}"))
+    items = [{"eventId": "e1"}, {"eventId": "e2"}]
+
+    flag.touch()
+    during = store.put_events(items)
+    flag.unlink()
+    after = store.put_events(items)
+
+    assert during.failed == {"e1": OUTAGE_CODE, "e2": OUTAGE_CODE}
+    assert (after.failed, inner.written) == ({}, ["e1", "e2"])
