@@ -31,6 +31,7 @@ class LedgerResult:
     # nothing was stored, and a redrive stores a valid event once (its eventId), so this is not `duplicated`.
     extra_dead_letter_copies: int = 0
     pending: int = 0  # still queued at the deadline: not drained in time, not lost
+    resent: int = 0  # messages that carried an event already sent (same eventId): not duplicates
     lost_ids: tuple[str, ...] = ()
     duplicated_ids: tuple[str, ...] = ()
 
@@ -40,7 +41,8 @@ class LedgerResult:
 
     def line(self) -> str:
         counts = ("lost", "pending", "duplicated", "in_dlq", "stored", "accepted")
-        return " ".join(f"{name}={getattr(self, name)}" for name in counts)
+        resent = f" resent={self.resent}" if self.resent else ""
+        return " ".join(f"{name}={getattr(self, name)}" for name in counts) + resent
 
     def verdict(self) -> str:
         """One phrase: clean, or what is wrong."""
@@ -66,15 +68,19 @@ def check_ledger(
     dead_counts: Counter[str] = Counter()
     for message in dlq_messages:
         dead_counts.update(dead_letter_keys(message))
-    lost, duplicated, stored, in_dlq, extra_copies, pending = [], [], 0, 0, 0, 0
+    # A producer may send one event more than once (a resend: same eventId, new message). It is one event:
+    # stored once is right, and the resends are counted apart, never as duplicates.
+    messages_by_key: dict[str, list[str]] = {}
     for entry in entries:
-        key = entry.event_id or entry.message_id
+        messages_by_key.setdefault(entry.event_id or entry.message_id, []).append(entry.message_id)
+    lost, duplicated, stored, in_dlq, extra_copies, pending = [], [], 0, 0, 0, 0
+    for key, message_ids in messages_by_key.items():
         times_stored = stored_counts[key]
-        copies = max(dead_counts[entry.message_id], dead_counts[key])
+        copies = max(dead_counts[key], *(dead_counts[m] for m in message_ids))
         extra_copies += max(0, copies - 1)
         times_dead = min(copies, 1)
         if times_stored + times_dead == 0:
-            if key in queued or entry.message_id in queued:
+            if key in queued or any(m in queued for m in message_ids):
                 pending += 1
             else:
                 lost.append(key)
@@ -93,6 +99,7 @@ def check_ledger(
         sum(e.poison for e in entries),
         extra_copies,
         pending,
+        len(entries) - len(messages_by_key),
         tuple(lost),
         tuple(duplicated),
     )

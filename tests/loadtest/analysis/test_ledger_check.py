@@ -66,3 +66,10 @@ def test_order_violations_count_a_vehicles_events_stored_out_of_send_order():
     assert (
         order_violations([{"vehicleId": "V1", "storedAt": 3}, item("V1", 1, 1)]) == 0
     )  # no sentAt: unordered
+
+
+def test_a_resent_event_stored_once_is_a_resend_not_a_duplicate():
+    resent = LedgerEntry("e1", "m9", "V1", 1, False)  # the producer sent e1 again, as a new message
+    result = check_ledger([*LEDGER, resent], ITEMS, [ROUTED, REDRIVEN])
+    assert result.line() == "lost=0 pending=0 duplicated=0 in_dlq=2 stored=2 accepted=5 resent=1"
+    assert result.ok
