@@ -27,7 +27,7 @@ from collections.abc import Callable
 from moto.server import main
 from moto.sqs import models
 
-from loadtest.local import sqs_performance
+from loadtest.local import request_counter, sqs_performance
 
 PASS_INTERVAL_S = 0.05  # between passes of a long poll
 
@@ -71,4 +71,5 @@ def patch_fifo_groups() -> None:
 if __name__ == "__main__":
     sqs_performance.install()
     patch_fifo_groups()
+    request_counter.install()  # the requests each component makes, for the cost model (GET /_pipeline/…)
     sys.exit(main(sys.argv[1:]))
