@@ -230,10 +230,8 @@ class Caller:
         recent = self.handles[-30:]  # mostly recent ones, so deletes often hit
         return self.rng.choice(recent if self.rng.random() < 0.8 else self.handles)
 
-    def distinct_handles(self) -> list[str]:
-        wanted = self.rng.randint(1, 10)
-        handles = list(dict.fromkeys(self.handle() for _ in range(wanted)))
-        return handles
+    def distinct_handles(self) -> list[str]:  # a batch may not repeat a handle
+        return list(dict.fromkeys(self.handle() for _ in range(self.rng.randint(1, 10))))
 
     def delete(self, url: str) -> Any:
         return self.sqs.delete_message(QueueUrl=url, ReceiptHandle=self.handle())
@@ -387,6 +385,7 @@ def test_uninstall_restores_moto_and_hands_queues_back_their_messages():
             )
         assert {name: vars(models.Queue).get(name) for name in originals} == originals
         assert "_messages" not in vars(models.Queue) and models.unix_time is moto_utils.unix_time
+        assert models.generate_receipt_handle is generate_receipt_handle
         received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
         assert [m["Body"] for m in received] == ["0", "1", "2"]
 
