@@ -4,15 +4,16 @@
     python -m ops.redrive --stack-outputs build/dev-outputs.json redrive --rate 50
     python -m ops.redrive --stack-outputs build/dev-outputs.json purge --yes
 
-On AWS, redrive uses SQS's own StartMessageMoveTask. Emulators lack it (moto does), so with a custom
-endpoint (AWS_ENDPOINT_URL) the tool copies instead: receive, send to the source queue with body and
-attributes intact, delete — rate limited. Redriven events get new messageIds; the consumer keys items on the
-producer's eventId, so a redriven event that had in fact been stored overwrites its own item.
+Redrive and purge first show what they will touch (the DLQ's name, account, region and message count) and
+ask; --yes skips the question for scripts. On AWS, redrive uses SQS's own StartMessageMoveTask. Emulators
+lack it (moto does), so for a DLQ off AWS (its URL on another host: ops/queue_endpoint.py) the tool copies
+instead: receive, send to the source queue with body and attributes intact, delete — rate limited.
+Redriven events get new messageIds; the consumer keys items on the producer's eventId, so a redriven event
+that had in fact been stored overwrites its own item.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -23,7 +24,12 @@ from typing import Any
 
 from consumer.dead_letters import REASON_ATTRIBUTE, SOURCE_ID_ATTRIBUTE
 from consumer.sqs_event import delete_messages
+from ops.command_line import OneLineParser, UsageError, entry_point, number
 from ops.dead_letter_queue import MAX_RECEIVES, SCAN_VISIBILITY_SECONDS, reason_of, scan
+from ops.queue_endpoint import QueueEndpoint, same_endpoint
+from ops.stack_outputs import load_stack_outputs
+
+PROG = "python -m ops.redrive"
 
 
 def summarize(messages: Sequence[dict], samples: int = 3) -> dict[str, Any]:
@@ -105,61 +111,106 @@ def move_task_redrive(sqs: Any, dlq_url: str, queue_url: str, rate: float) -> st
     )["TaskHandle"]
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ops.redrive", description=__doc__.split("\n\n")[0])
+def _parser() -> OneLineParser:
+    parser = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack-outputs", help="JSON of `pulumi stack output --json` (dlqUrl, queueUrl)")
-    parser.add_argument("--dlq-url", default=os.environ.get("DLQ_URL"))
-    parser.add_argument("--queue-url", default=os.environ.get("QUEUE_URL"))
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--dlq-url", default=os.environ.get("DLQ_URL"), help="or DLQ_URL")
+    parser.add_argument("--queue-url", default=os.environ.get("QUEUE_URL"), help="or QUEUE_URL")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{peek,redrive,purge}")
     commands.add_parser("peek", help="count DLQ messages by reason, with sample bodies")
     redrive = commands.add_parser("redrive", help="send DLQ messages back to the source queue")
-    redrive.add_argument("--rate", type=float, default=50.0, help="messages per second (default 50)")
+    redrive.add_argument(
+        "--rate", type=number(above=0), default=50.0, help="messages per second (default 50)"
+    )
     redrive.add_argument(
         "--method",
         choices=["auto", "move-task", "copy"],
         default="auto",
-        help="auto: SQS move task on AWS, copy against a custom endpoint (emulators)",
+        help="auto: SQS move task on AWS, copy on an emulator (a queue URL off AWS)",
     )
+    redrive.add_argument("--yes", action="store_true", help="do not ask for confirmation (scripts)")
     purge = commands.add_parser("purge", help="delete every DLQ message")
-    purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    purge.add_argument("--yes", action="store_true", help="do not ask for confirmation (scripts)")
     return parser
 
 
+def _queues(args) -> tuple[QueueEndpoint, QueueEndpoint | None]:
+    """The DLQ and, for redrive, the source queue: the flags first, then the stack outputs."""
+    needs = ["dlqUrl", "queueUrl"] if args.command == "redrive" else ["dlqUrl"]
+    outputs = load_stack_outputs(args.stack_outputs, needs) if args.stack_outputs else {}
+    region = outputs.get("region") if isinstance(outputs.get("region"), str) else None
+    origin = f"of {args.stack_outputs}"
+    if args.dlq_url:
+        dlq = QueueEndpoint.of(args.dlq_url, "--dlq-url", region=region)
+    elif outputs:
+        dlq = QueueEndpoint.of(outputs["dlqUrl"], f"dlqUrl {origin}", region=region)
+    else:
+        raise UsageError("no DLQ given: pass --stack-outputs FILE or --dlq-url URL (or set DLQ_URL)")
+    if args.command != "redrive":
+        return dlq, None
+    if args.queue_url:
+        queue = QueueEndpoint.of(args.queue_url, "--queue-url", region=region)
+    elif outputs:
+        queue = QueueEndpoint.of(outputs["queueUrl"], f"queueUrl {origin}", region=region)
+    else:
+        raise UsageError("redrive needs the source queue: pass --stack-outputs FILE or --queue-url URL")
+    same_endpoint(dlq, queue, ("--dlq-url", "--queue-url"))
+    return dlq, queue
+
+
+def _consent(args, word: str, question: str, ask: Callable[[str], str]) -> bool:
+    """--yes, or the operator typing `word` after reading what will be touched."""
+    if args.yes:
+        return True
+    try:
+        answer = ask(f"{question} Type '{word}' to go on: ")
+    except EOFError:  # no terminal (a script, a pipe): never a yes
+        print(f"\nnot done: no answer; pass {args.command} --yes to {word} without asking")
+        return False
+    if answer.strip() != word:
+        print(f"not done: the answer was not '{word}'")
+        return False
+    return True
+
+
+def _waiting(sqs: Any, queue: QueueEndpoint) -> str:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue.queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    in_flight = int(attributes["ApproximateNumberOfMessagesNotVisible"])
+    return f"{int(attributes['ApproximateNumberOfMessages'])} messages (+{in_flight} in flight)"
+
+
+@entry_point(PROG)
 def main(argv: Sequence[str] | None = None, sqs: Any = None, ask: Callable[[str], str] = input) -> int:
     args = _parser().parse_args(argv)
-    if args.stack_outputs:
-        with open(args.stack_outputs) as outputs_file:
-            outputs = json.load(outputs_file)
-        args.dlq_url = args.dlq_url or outputs["dlqUrl"]
-        args.queue_url = args.queue_url or outputs["queueUrl"]
-    if not args.dlq_url:
-        print("error: give --stack-outputs or --dlq-url (or set DLQ_URL)", file=sys.stderr)
-        return 2
-    if sqs is None:
-        import boto3
-
-        sqs = boto3.client("sqs")
+    dlq, queue = _queues(args)
+    sqs = sqs or dlq.client("sqs")
     if args.command == "peek":
-        print(json.dumps(summarize(scan(sqs, args.dlq_url)), indent=2))
-    elif args.command == "redrive":
-        if not args.queue_url:
-            print("error: redrive needs --queue-url or --stack-outputs", file=sys.stderr)
-            return 2
+        print(json.dumps(summarize(scan(sqs, dlq.queue_url)), indent=2))
+        return 0
+    if args.command == "redrive":
         method = args.method
         if method == "auto":
-            method = "copy" if os.environ.get("AWS_ENDPOINT_URL") else "move-task"
+            method = "move-task" if dlq.on_aws else "copy"
+        question = (
+            f"Redrive {_waiting(sqs, dlq)} of the DLQ {dlq.describe()} to {queue.name} "
+            f"at {args.rate:g} messages/s ({method})?"
+        )
+        if not _consent(args, "redrive", question, ask):
+            return 1
         if method == "move-task":
-            print(
-                f"started message move task {move_task_redrive(sqs, args.dlq_url, args.queue_url, args.rate)}"
-            )
+            task = move_task_redrive(sqs, dlq.queue_url, queue.queue_url, args.rate)
+            print(f"started message move task {task}")
         else:
-            print(f"redrove {copy_redrive(sqs, args.dlq_url, args.queue_url, args.rate)} messages")
-    elif args.yes or ask(f"purge every message of {args.dlq_url}? type 'purge': ").strip() == "purge":
-        sqs.purge_queue(QueueUrl=args.dlq_url)
-        print("purged")
-    else:
-        print("not purged")
+            print(f"redrove {copy_redrive(sqs, dlq.queue_url, queue.queue_url, args.rate)} messages")
+        return 0
+    question = f"Purge the DLQ {dlq.describe()}: delete its {_waiting(sqs, dlq)} for good?"
+    if not _consent(args, "purge", question, ask):
         return 1
+    sqs.purge_queue(QueueUrl=dlq.queue_url)
+    print(f"purged {dlq.name}")
     return 0
 
 

@@ -9,22 +9,26 @@ Answers, in this order (seed 002's status updates):
   is waiting or being retried. The main queue is not peeked: a receive would count against maxReceiveCount;
 - UNKNOWN: nowhere and the queue is empty: never accepted, or older than the retention period.
 
-Exit status 0 for STORED, 1 otherwise, so scripts can wait on it. Reads only: GetItem, the DLQ tool's
-non-destructive scan, and the queue's attributes.
+Exit status 0 for STORED, 1 otherwise (or when AWS refused a call), so scripts can wait on it; 2 for a
+usage error, found before any call. Reads only: GetItem, the DLQ tool's non-destructive scan, and the
+queue's attributes.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import json
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
+from ops.command_line import OneLineParser, entry_point
 from ops.dead_letter_queue import NO_REASON, dead_letter_keys, reason_of, scan
+from ops.queue_endpoint import QueueEndpoint, same_endpoint
+from ops.stack_outputs import load_stack_outputs
+
+PROG = "python -m ops.status"
 
 TIME_FIELDS = ("sentAt", "enqueuedAt", "receivedAt", "storedAt")
 
@@ -79,22 +83,30 @@ def event_status(
     return EventStatus(event_id, state, {"queueVisible": visible, "queueInFlight": in_flight})
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ops.status", description=__doc__.split("\n\n")[0])
+def _parser() -> OneLineParser:
+    parser = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("event_ids", nargs="+", metavar="EVENT_ID")
     parser.add_argument(
-        "--stack-outputs", type=Path, required=True, help="JSON of `pulumi stack output --json`"
+        "--stack-outputs",
+        required=True,
+        help="JSON of `pulumi stack output --json` (queueUrl, dlqUrl, tableName)",
     )
-    args = parser.parse_args(argv)
-    import boto3
+    return parser
 
-    outputs = json.loads(args.stack_outputs.read_text())
-    session = boto3.session.Session(region_name=outputs.get("region"))
-    table = session.resource("dynamodb").Table(outputs["tableName"])
-    sqs = session.client("sqs")
+
+@entry_point(PROG)
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    outputs = load_stack_outputs(args.stack_outputs, ["queueUrl", "dlqUrl", "tableName"])
+    region = outputs.get("region") if isinstance(outputs.get("region"), str) else None
+    queue = QueueEndpoint.of(outputs["queueUrl"], f"queueUrl of {args.stack_outputs}", region=region)
+    dlq = QueueEndpoint.of(outputs["dlqUrl"], f"dlqUrl of {args.stack_outputs}", region=region)
+    same_endpoint(queue, dlq, (f"queueUrl of {args.stack_outputs}", "dlqUrl"))
+    table = queue.resource("dynamodb").Table(outputs["tableName"])
+    sqs = queue.client("sqs")
     # Read the DLQ once for every event asked about, and only if one of them is not stored.
-    dead_letters = functools.cache(lambda: scan(sqs, outputs["dlqUrl"]))
-    states = [event_status(e, table, sqs, outputs["queueUrl"], dead_letters) for e in args.event_ids]
+    dead_letters = functools.cache(lambda: scan(sqs, dlq.queue_url))
+    states = [event_status(e, table, sqs, queue.queue_url, dead_letters) for e in args.event_ids]
     for status in states:
         print(status.line())
     return 0 if all(status.state == "STORED" for status in states) else 1

@@ -91,7 +91,21 @@ def test_on_aws_redrive_starts_a_message_move_task(monkeypatch):
         "https://sqs.us-east-1.amazonaws.com/1/events-dlq",
         "https://sqs.us-east-1.amazonaws.com/1/events",
     )
+    questions = []
     with Stubber(sqs) as stub:
+        stub.add_response(
+            "get_queue_attributes",
+            {
+                "Attributes": {
+                    "ApproximateNumberOfMessages": "3",
+                    "ApproximateNumberOfMessagesNotVisible": "1",
+                }
+            },
+            {
+                "QueueUrl": dlq,
+                "AttributeNames": ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            },
+        )
         for url, name in ((dlq, "events-dlq"), (queue, "events")):
             stub.add_response(
                 "get_queue_attributes",
@@ -107,15 +121,46 @@ def test_on_aws_redrive_starts_a_message_move_task(monkeypatch):
                 "MaxNumberOfMessagesPerSecond": 25,
             },
         )
-        assert redrive.main(["--dlq-url", dlq, "--queue-url", queue, "redrive", "--rate", "25"], sqs=sqs) == 0
+        arguments = ["--dlq-url", dlq, "--queue-url", queue, "redrive", "--rate", "25"]
+        assert redrive.main(arguments, sqs=sqs, ask=lambda q: questions.append(q) or "redrive") == 0
         stub.assert_no_pending_responses()
+    assert questions == [
+        "Redrive 3 messages (+1 in flight) of the DLQ events-dlq (account 1, region us-east-1, on AWS) "
+        "to events at 25 messages/s (move-task)? Type 'redrive' to go on: "
+    ]
 
 
 def test_purge_needs_confirmation(queues):
     sqs, _, dlq = queues
     fill_dlq(sqs, dlq)
 
-    assert redrive.main(["--dlq-url", dlq, "purge"], sqs=sqs, ask=lambda _: "no") == 1
+    questions = []
+
+    assert redrive.main(["--dlq-url", dlq, "purge"], sqs=sqs, ask=lambda q: questions.append(q) or "no") == 1
     assert visible(sqs, dlq) == 3
+    assert questions == [
+        "Purge the DLQ events-dlq (account 123456789012, region us-east-1, on AWS): delete its 3 messages "
+        "(+0 in flight) for good? Type 'purge' to go on: "
+    ]
     assert redrive.main(["--dlq-url", dlq, "purge"], sqs=sqs, ask=lambda _: "purge") == 0
     assert visible(sqs, dlq) == 0
+
+
+def test_purge_and_redrive_without_a_terminal_do_nothing_unless_told_yes(queues, capsys):
+    sqs, queue, dlq = queues
+    fill_dlq(sqs, dlq)
+
+    def no_terminal(_question: str) -> str:
+        raise EOFError
+
+    assert redrive.main(["--dlq-url", dlq, "purge"], sqs=sqs, ask=no_terminal) == 1
+    copy = ["--dlq-url", dlq, "--queue-url", queue, "redrive", "--method", "copy"]
+    assert redrive.main(copy, sqs=sqs, ask=no_terminal) == 1
+    assert visible(sqs, dlq) == 3
+    assert capsys.readouterr().out.splitlines()[-3:] == [
+        "not done: no answer; pass purge --yes to purge without asking",
+        "",
+        "not done: no answer; pass redrive --yes to redrive without asking",
+    ]
+    assert redrive.main([*copy, "--rate", "1000", "--yes"], sqs=sqs, ask=no_terminal) == 0
+    assert (visible(sqs, dlq), visible(sqs, queue)) == (0, 3)
