@@ -3,23 +3,32 @@
 Each user sends batches of --batch-size events with SendMessageBatch (SendMessage when 1), paced at
 --user-rate calls per second; each call fires one Locust request event, and each entry SQS refused fires a
 failure of its own. Every accepted message goes to this process's ledger file (--ledger-dir), so master and
-workers together leave a complete ledger. The endpoint is boto3's AWS_ENDPOINT_URL: moto or AWS alike.
+workers together leave a complete ledger. The endpoint follows the queue URL (ops/queue_endpoint.py): moto
+or AWS alike. A bad option stops Locust at init with one line naming it, and exit status 2.
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
-import json
+import logging
 import os
 import random
+import sys
 import time
+from pathlib import Path
 
 from locust import LoadTestShape, User, constant_throughput, events, task
+from locust.exception import StopUser
 
 from loadtest.ledger import LedgerWriter
 from loadtest.shapes import scale_stages, users_at
-from producer.sqs_producer import OutgoingMessage, SqsProducer
+from ops.command_line import USAGE_ERROR, UsageError, number, share, whole_number
+from ops.queue_endpoint import QueueEndpoint, target_queue
+from producer.sqs_producer import SQS_BATCH_LIMIT, OutgoingMessage, SqsProducer
 from producer.vehicles import VehicleFactory
+
+PROG = "locust -f loadtest/locustfile.py"
 
 _USERS = itertools.count(1)  # numbers this process's users, for their fleet names
 
@@ -79,13 +88,46 @@ def _options(parser):
     )
 
 
-def _queue_url(options) -> str:
-    if options.queue_url:
-        return options.queue_url
-    if options.stack_outputs:
-        with open(options.stack_outputs) as outputs:
-            return json.load(outputs)["queueUrl"]
-    raise ValueError("set --queue-url or --stack-outputs (or QUEUE_URL / STACK_OUTPUTS)")
+# Each option the file adds, with the rule its value must meet (ops/command_line.py's argparse types).
+OPTION_RULES = {
+    "--batch-size": whole_number(1, SQS_BATCH_LIMIT),
+    "--poison-ratio": share,
+    "--user-rate": number(above=0),
+    "--peak-users": whole_number(1),
+    "--stage-seconds": number(above=0),
+    "--fleet-size": whole_number(1),
+}
+
+
+def checked_options(options) -> QueueEndpoint | None:
+    """Every option of this file checked; the queue it sends to, None when a worker or the web UI gives it
+    later (a worker gets the master's options, the web UI's form can still fill --queue-url)."""
+    for option, rule in OPTION_RULES.items():
+        value = getattr(options, option[2:].replace("-", "_"))
+        try:
+            rule(str(value))
+        except argparse.ArgumentTypeError as error:
+            raise UsageError(f"{option}: {error}") from None
+    if options.ledger_dir and Path(options.ledger_dir).exists() and not Path(options.ledger_dir).is_dir():
+        raise UsageError(
+            f"--ledger-dir {options.ledger_dir}: is a file; give a directory (created if missing)"
+        )
+    later = options.worker or not (options.headless or options.autostart)
+    if later and not (options.queue_url or options.stack_outputs):
+        return None
+    return target_queue(options.queue_url, options.stack_outputs)
+
+
+@events.init.add_listener
+def _stop_on_bad_options(environment, **_):
+    """A bad option stops Locust here, before any user starts, with one line and exit status 2."""
+    if environment.parsed_options is None:  # Locust used as a library: nothing was typed
+        return
+    try:
+        checked_options(environment.parsed_options)
+    except UsageError as error:
+        print(f"{PROG}: {error}", file=sys.stderr, flush=True)
+        sys.exit(USAGE_ERROR)
 
 
 @events.init.add_listener
@@ -119,7 +161,12 @@ class SqsUser(User):
 
     def on_start(self) -> None:
         options = self.environment.parsed_options
-        self.producer = SqsProducer(_queue_url(options), xray=options.xray)
+        try:  # checked at init already, unless the master's options or the web UI's form came later
+            queue = checked_options(options) or target_queue(options.queue_url, options.stack_outputs)
+        except UsageError as error:
+            logging.error("%s: %s", PROG, error)
+            raise StopUser() from None
+        self.producer = SqsProducer(queue.queue_url, client=queue.client("sqs"), xray=options.xray)
         self._pace = constant_throughput(options.user_rate)
 
     def wait_time(self) -> float:
@@ -166,7 +213,7 @@ class VehicleEventsUser(SqsUser):
     def send_vehicle_events(self) -> None:
         options = self.environment.parsed_options
         batch = []
-        for _ in range(max(1, min(10, options.batch_size))):
+        for _ in range(options.batch_size):
             if self.rng.random() < options.poison_ratio:
                 batch.append(OutgoingMessage(self.factory.poison_body(), poison=True))
             else:

@@ -14,6 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("consumer", "producer", "infra", "loadtest", "ops")
 SETTINGS = ("infra.settings", "infra.resource_spec")  # plain data, no pulumi: the local pipeline reads them
+COMMAND_LINE = ("ops.command_line", "ops.stack_outputs", "ops.queue_endpoint")  # what every command parses
 
 ALLOWED = {
     # What gets deployed as the consumer imports nothing else of the repository.
@@ -24,8 +25,9 @@ ALLOWED = {
     "__main__": ("infra",),
     # Operator tools read the consumer's dead-letter format.
     "ops": ("ops", "consumer.dead_letters", "consumer.sqs_event"),
-    # The producer side runs against any SQS endpoint: no embedded AWS, no analysis.
-    "loadtest": ("loadtest.ledger", "loadtest.shapes", "producer"),
+    # The producer side runs against any SQS endpoint: no embedded AWS, no analysis. It reads its inputs as
+    # the operator tools do: one-line usage errors, the stack outputs file, the endpoint a queue URL names.
+    "loadtest": ("loadtest.ledger", "loadtest.shapes", "producer", *COMMAND_LINE),
     "loadtest.analysis": ("loadtest.analysis", "loadtest.ledger", "ops.dead_letter_queue", *SETTINGS),
     # The embedded AWS runs the real handler and worker, and builds the consumer package as the program does.
     "loadtest.local": (
@@ -33,6 +35,7 @@ ALLOWED = {
         "producer",
         "consumer",
         "ops.dead_letter_queue",
+        "ops.command_line",
         "infra.code_package",
         *SETTINGS,
     ),
