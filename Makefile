@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 STACK  ?= dev
 MODE   ?= lambda
 
-.PHONY: test lint unit demo chaos capacity smoke bench fuzz lock clean
+.PHONY: test lint unit demo chaos capacity drills drill smoke bench fuzz lock clean
 
 # The venv is rebuilt whenever the lock file changes; a fresh clone needs nothing installed by hand.
 $(VENV)/.installed: requirements.lock
@@ -40,6 +40,14 @@ chaos: $(VENV)/.installed
 # p99 passes its bound, hold the last sustainable step; prints the sustained ratio to the emulator's ceiling.
 capacity: $(VENV)/.installed
 	$(PY) -m loadtest.local.capacity --stack $(STACK)
+
+# Recovery drills (outage and redrive, deploy under load, poison and duplicate storms, distributed producer),
+# each ending with the ledger check; `make drill NAME=outage` runs one.
+drills: $(VENV)/.installed
+	$(PY) -m loadtest.local.drills
+
+drill: $(VENV)/.installed
+	$(PY) -m loadtest.local.drills $(NAME)
 
 # Seconds: provision the stack on moto, send events (one invalid), drain them through the handler, check the ledger.
 smoke: $(VENV)/.installed

@@ -227,11 +227,13 @@ class EsmRunner(ConsumerScaler):
         self._parked: list[Poller] = []
         self._all: list[Poller] = []
         self._ready: set[int] = set()
+        self._spawned = 0
         self._quiet_since: float | None = None
         self.warm_start_seconds = 0.0
 
     def _spawn(self) -> Poller:
-        number = len(self._all) + 1
+        self._spawned += 1
+        number = self._spawned  # numbers its log file; a roll-out's pollers get new ones
         config = dataclasses.replace(self.config, log_path=str(self.log_dir / f"poller-{number}.log"))
         active, stop = self._context.Event(), self._context.Event()
         process = self._context.Process(
@@ -265,6 +267,26 @@ class EsmRunner(ConsumerScaler):
         """Warm every poller (if not yet), then switch the floor on and start scaling."""
         self.warm()
         super().start(self.floor if initial is None else initial)
+
+    def roll_out(self) -> None:
+        """A new function version under load: every poller is replaced. New processes start cold (a new
+        version's execution environments import everything afresh) and take over as many slots as were
+        active; the old ones finish their in-flight batch and exit."""
+        with self._lock:
+            old = list(self._all)
+            active = len(self._active)
+            self._all, self._parked = [], []
+            fresh = [self._spawn() for _ in range(self.max_concurrency)]
+            for poller in fresh[:active]:
+                poller.active.set()  # polls as soon as its imports are done
+            self._active, self._parked = fresh[:active], fresh[active:]
+            for poller in old:
+                poller.stop.set()
+        for poller in old:
+            poller.process.join(self.STOP_TIMEOUT_S)
+            if poller.process.is_alive():
+                poller.process.kill()
+                poller.process.join()
 
     def pids(self) -> list[int]:
         return [poller.process.pid for poller in self._all]

@@ -3,12 +3,15 @@
 Threads share one schedule of send slots (10 messages each): the target rate decides the slots' spacing, so
 the offered rate does not depend on how fast each call returns, until the threads cannot keep up (then the
 offered rate reported is what was really accepted). Every accepted message goes to the run's ledger, like
-Locust's users. Its own process, not Locust's: the search changes the rate from the backlog it observes,
+Locust's users. `poison_ratio` mixes invalid bodies in, `resend_ratio` sends that share of events a second
+time (same eventId, a new message: what a producer retrying after a lost response does); both may change
+between stages. Its own process, not Locust's: the search changes the rate from the backlog it observes,
 between steps, which a Locust shape cannot see.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 
@@ -25,6 +28,8 @@ class PacedProducer:
         self.ledger = ledger
         self.accepted = 0
         self.refused = 0
+        self.poison_ratio = 0.0
+        self.resend_ratio = 0.0
         self._rate = 0.0
         self._next_slot = time.monotonic()
         self._lock = threading.Lock()
@@ -37,6 +42,10 @@ class PacedProducer:
     def start(self) -> None:
         for thread in self._threads:
             thread.start()
+
+    @property
+    def rate(self) -> float:
+        return self._rate
 
     def set_rate(self, msgs_per_s: float) -> None:
         with self._lock:
@@ -61,6 +70,7 @@ class PacedProducer:
     def _send_loop(self, number: int, fleet_size: int) -> None:
         producer = SqsProducer(self.queue_url)
         factory = VehicleFactory(fleet_size=fleet_size, id_prefix=f"CAP{number}-VH")
+        rng, resends = random.Random(number), []
         while not self._stop.is_set():
             slot = self._take_slot()
             if slot is None:
@@ -69,11 +79,24 @@ class PacedProducer:
             delay = slot - time.monotonic()
             if delay > 0 and self._stop.wait(delay):
                 return
-            result = producer.send([OutgoingMessage.of(factory.event()) for _ in range(SQS_BATCH_LIMIT)])
+            result = producer.send(self._batch(factory, rng, resends))
             self.ledger.record(result.accepted)
             with self._lock:
                 self.accepted += len(result.accepted)
                 self.refused += len(result.failed)
+
+    def _batch(self, factory: VehicleFactory, rng: random.Random, resends: list) -> list[OutgoingMessage]:
+        """Ten messages: earlier events due a resend first, then new events or poison bodies."""
+        batch = [resends.pop() for _ in range(min(len(resends), SQS_BATCH_LIMIT // 2))]
+        while len(batch) < SQS_BATCH_LIMIT:
+            if rng.random() < self.poison_ratio:
+                batch.append(OutgoingMessage(factory.poison_body(), poison=True))
+                continue
+            message = OutgoingMessage.of(factory.event())
+            if rng.random() < self.resend_ratio:
+                resends.append(message)
+            batch.append(message)
+        return batch
 
     def send_now(self, count: int) -> None:
         """`count` messages as fast as one thread can send them (a backlog to drain), into the ledger."""

@@ -196,3 +196,26 @@ def test_capacity_section_reports_the_knee_the_goals_and_the_cpu(tmp_path):
     assert "| backlog drain rate / sustained rate | **1.04** | ≥ 0.8 |" in text
     assert "| 2 | 298 | 296 | 0 → 20 | 40 | 5.5 / 6 | 40 / 120 / 300 | no: backlog grows 40 msgs/s |" in text
     assert "emulator 0.9, pollers 0.6, producer 0.2. The emulator is the largest consumer" in text
+
+
+def test_drills_section_has_a_row_per_drill_in_order(tmp_path):
+    synthetic_run(tmp_path / "dev-lambda")
+    for name, passed in (("poison", False), ("outage", True)):
+        (tmp_path / "drills" / name).mkdir(parents=True)
+        record = {
+            "name": name,
+            "passed": passed,
+            "problems": [] if passed else ["valid p99 2.5× the clean stage's"],
+            "ledger": "lost=0 pending=0 duplicated=0 in_dlq=5 stored=95 accepted=100",
+            "seconds": 80.0,
+        }
+        (tmp_path / "drills" / name / f"{name}.json").write_text(json.dumps(record))
+
+    text = report.render(tmp_path / "dev-lambda", tmp_path / "report", tmp_path / "REPORT.md")
+
+    rows = [line for line in text.splitlines() if line.startswith(("| outage |", "| poison |"))]
+    assert [row.split(" | ")[0] for row in rows] == ["| outage", "| poison"]
+    assert rows[0].endswith(
+        "| seconds 80.0 | `lost=0 pending=0 duplicated=0 in_dlq=5 stored=95 accepted=100` | passed |"
+    )
+    assert rows[1].endswith("| FAILED: valid p99 2.5× the clean stage's |")
