@@ -11,7 +11,8 @@ succeeded, in one DeleteMessageBatch. While a batch runs longer than half the vi
 extends it, so a slow batch is never handed to a second worker. Counters are logged after every batch and,
 with WORKER_STATS_FILE, written there as JSON. SIGTERM or SIGINT (systemd stop, Auto Scaling scale-in) stops
 receiving; the batch in hand is finished and deleted, then the process exits 0. Anything killed harder comes
-back after the visibility timeout, as with Lambda.
+back after the visibility timeout, as with Lambda. A bad flag, variable or outputs file exits 2 with one
+line naming it; AWS refusing the worker (no such queue, no credentials) exits 1 with AWS's reason.
 """
 
 from __future__ import annotations
@@ -24,15 +25,18 @@ import os
 import signal
 import sys
 import threading
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from consumer.sqs_event import RECEIVE_ALL_ATTRIBUTES, delete_messages, lambda_sqs_event
 
 SQS_MAX_WAIT_SECONDS = 20
 SQS_MAX_MESSAGES = 10
+SQS_MAX_VISIBILITY_SECONDS = 43_200
+PROG = "python -m consumer.worker"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,21 +55,80 @@ class WorkerConfig:
         outputs = outputs or {}
         queue_url = env.get("QUEUE_URL") or outputs.get("queueUrl")
         if not queue_url:
-            raise SystemExit("consumer.worker: set QUEUE_URL or pass --stack-outputs with a queueUrl")
+            raise WorkerInputError("no queue: set QUEUE_URL, or pass --stack-outputs FILE with a queueUrl")
         if not (env.get("TABLE_NAME") or outputs.get("tableName")):
-            raise SystemExit("consumer.worker: set TABLE_NAME or pass --stack-outputs with a tableName")
-        wait = int(env.get("WORKER_WAIT_SECONDS", SQS_MAX_WAIT_SECONDS))
+            raise WorkerInputError("no table: set TABLE_NAME, or pass --stack-outputs FILE with a tableName")
+        _check_queue_url(queue_url, env)
         return cls(
             queue_url=queue_url,
             region=env.get("AWS_REGION")
             or env.get("AWS_DEFAULT_REGION")
             or outputs.get("region", "us-east-1"),
             queue_arn=env.get("QUEUE_ARN") or outputs.get("queueArn", ""),
-            wait_seconds=max(0, min(SQS_MAX_WAIT_SECONDS, wait)),
-            max_messages=max(1, min(SQS_MAX_MESSAGES, int(env.get("WORKER_MAX_MESSAGES", SQS_MAX_MESSAGES)))),
-            visibility_timeout_seconds=int(env.get("WORKER_VISIBILITY_TIMEOUT_SECONDS", 0)),
+            wait_seconds=_whole_number(
+                env, "WORKER_WAIT_SECONDS", SQS_MAX_WAIT_SECONDS, 0, SQS_MAX_WAIT_SECONDS
+            ),
+            max_messages=_whole_number(env, "WORKER_MAX_MESSAGES", SQS_MAX_MESSAGES, 1, SQS_MAX_MESSAGES),
+            visibility_timeout_seconds=_whole_number(
+                env, "WORKER_VISIBILITY_TIMEOUT_SECONDS", 0, 0, SQS_MAX_VISIBILITY_SECONDS
+            ),
             stats_file=env.get("WORKER_STATS_FILE", ""),
         )
+
+
+class WorkerInputError(ValueError):
+    """A bad flag, variable or file the worker was started with: one line naming it and the fix, exit 2."""
+
+
+def _whole_number(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = env.get(name, "")
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise WorkerInputError(
+            f"{name}={text!r}: must be a whole number from {low} to {high}; fix or unset it"
+        )
+    return value
+
+
+def _check_queue_url(queue_url: str, env: dict[str, str]) -> None:
+    """A queue URL boto3 cannot reach as given: not a URL, or a local emulator's without its endpoint.
+    (The worker runs deployed with only the standard library and boto3: these are its own small checks.)"""
+    parts = urllib.parse.urlsplit(queue_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise WorkerInputError(
+            f"queue URL {queue_url!r}: not a URL; give the queueUrl of `pulumi stack output --json`"
+        )
+    local = parts.hostname == "localhost" or parts.hostname.startswith("127.")
+    if local and not (env.get("AWS_ENDPOINT_URL") or env.get("AWS_ENDPOINT_URL_SQS")):
+        raise WorkerInputError(
+            f"queue URL {queue_url} is on a local emulator, but AWS_ENDPOINT_URL is not set, so boto3 would "
+            f"call AWS: set AWS_ENDPOINT_URL={parts.scheme}://{parts.netloc}"
+        )
+
+
+def _read_outputs(path: Path) -> dict[str, Any]:
+    export = f"write it with `pulumi stack output --json > {path}`"
+    try:
+        outputs = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise WorkerInputError(f"--stack-outputs {path}: no such file; {export}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise WorkerInputError(
+            f"--stack-outputs {path}: not a readable JSON file ({error}); {export}"
+        ) from None
+    if not isinstance(outputs, dict):
+        raise WorkerInputError(f"--stack-outputs {path}: not a JSON object of stack outputs; {export}")
+    return outputs
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise WorkerInputError(f"{message} (--help lists the options)")
 
 
 @contextlib.contextmanager
@@ -162,10 +225,24 @@ def _handler_batch(event: dict) -> tuple[set[str], dict]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m consumer.worker", description=__doc__.split("\n\n")[0])
+    """Exit 2 for a bad input and 1 when AWS refuses the worker, each as one line on stderr."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return _run(argv)
+    except WorkerInputError as error:
+        print(f"{PROG}: {error}", file=sys.stderr, flush=True)
+        return 2
+    except (BotoCoreError, ClientError) as error:
+        print(f"{PROG}: {' '.join(str(error).split())}", file=sys.stderr, flush=True)
+        return 1
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    parser = _OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack-outputs", type=Path, help="JSON of `pulumi stack output --json`")
     args = parser.parse_args(argv)
-    outputs = json.loads(args.stack_outputs.read_text()) if args.stack_outputs else {}
+    outputs = _read_outputs(args.stack_outputs) if args.stack_outputs else {}
     config = WorkerConfig.from_environment(dict(os.environ), outputs)
     # The handler module reads these at import; the stack outputs fill in what the environment lacks.
     os.environ.setdefault("TABLE_NAME", outputs.get("tableName", ""))
