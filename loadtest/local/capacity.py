@@ -23,7 +23,6 @@ machine as much as the code).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -45,6 +44,8 @@ from loadtest.local.esm_runner import EsmRunner, PollerConfig
 from loadtest.local.paced_producer import PacedProducer
 from loadtest.local.process_cpu import CpuMeter
 from loadtest.local.progress import Progress
+from loadtest.local.run_arguments import stack_name
+from ops.command_line import OneLineParser, entry_point, number, whole_number
 from ops.dead_letter_queue import scan as read_queue
 
 RUN_DIR = PROJECT_ROOT / "build" / "runs" / "capacity"
@@ -162,8 +163,17 @@ def search(
     return steps
 
 
+@entry_point("python -m loadtest.local.capacity", aws_failures=False)  # on moto, an AWS error is a bug
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.max_share < args.start_share:
+        parser.error(
+            f"argument --max-share: {args.max_share:g} is below --start-share {args.start_share:g}; "
+            "raise it, or lower --start-share"
+        )
+    if args.run_dir.exists() and not args.run_dir.is_dir():
+        parser.error(f"argument --run-dir: {args.run_dir} is a file; give a directory (created if missing)")
     settings = from_stack_file(args.stack)
     spec = StackSpec(args.stack, settings)
     run_dir = args.run_dir
@@ -286,21 +296,24 @@ def write_csv_samples(run_dir: Path, runner: EsmRunner) -> None:
     write_csv(run_dir / "samples.csv", [dataclasses.asdict(s) for s in runner.samples])
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m loadtest.local.capacity", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--stack", default="dev")
-    parser.add_argument("--backlog", type=int, default=10_000, help="messages to drain before the search")
+def _parser() -> OneLineParser:
+    """Every flag checked as it is parsed (one line and exit 2 through `entry_point`), before moto_server."""
+    parser = OneLineParser(prog="python -m loadtest.local.capacity", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", type=stack_name, default="dev", help="Pulumi.<stack>.yaml (default dev)")
     parser.add_argument(
-        "--start-share", type=float, default=0.4, help="first step, as a share of the ceiling"
+        "--backlog", type=whole_number(1), default=10_000, help="messages to drain before the search"
     )
-    parser.add_argument("--step-share", type=float, default=0.1, help="each step adds this share")
-    parser.add_argument("--max-share", type=float, default=1.5, help="the search stops here at the latest")
-    parser.add_argument("--step-seconds", type=float, default=15)
-    parser.add_argument("--hold-seconds", type=float, default=30)
-    parser.add_argument("--p99-bound-ms", type=float, default=2000)
-    parser.add_argument("--progress-seconds", type=float, default=5)
+    parser.add_argument(
+        "--start-share", type=number(above=0), default=0.4, help="first step, as a share of the ceiling"
+    )
+    parser.add_argument("--step-share", type=number(above=0), default=0.1, help="each step adds this share")
+    parser.add_argument(
+        "--max-share", type=number(above=0), default=1.5, help="the search stops here at the latest"
+    )
+    parser.add_argument("--step-seconds", type=number(above=0), default=15)
+    parser.add_argument("--hold-seconds", type=number(above=0), default=30)
+    parser.add_argument("--p99-bound-ms", type=number(above=0), default=2000)
+    parser.add_argument("--progress-seconds", type=number(above=0), default=5)
     parser.add_argument("--run-dir", type=Path, default=RUN_DIR)
     parser.add_argument("--no-report", action="store_true")
     return parser

@@ -42,8 +42,10 @@ from loadtest.local.embedded_aws import LOCAL_REGION, aws_environment, moto_serv
 from loadtest.local.emulator_ceiling import measure_pipeline_mix
 from loadtest.local.esm_runner import EsmRunner, PollerConfig
 from loadtest.local.progress import Progress
+from loadtest.local.run_arguments import fault_spec, stack_name
 from loadtest.local.worker_fleet import WorkerFleet
 from loadtest.shapes import scale_stages, total_seconds
+from ops.command_line import OneLineParser, entry_point, number, share, whole_number
 from ops.dead_letter_queue import NO_REASON, reason_of
 from ops.dead_letter_queue import scan as read_queue
 
@@ -157,19 +159,22 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m loadtest.local.demo", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--stack", default="dev")
-    parser.add_argument("--peak-users", type=int, default=10)
-    parser.add_argument("--peak-rate", type=float, help="msgs/s at the plateau (default: from the capacity)")
+    """Every flag checked as it is parsed (one line and exit 2 through `entry_point`), before moto_server."""
+    parser = OneLineParser(prog="python -m loadtest.local.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", type=stack_name, default="dev", help="Pulumi.<stack>.yaml (default dev)")
+    parser.add_argument("--peak-users", type=whole_number(1), default=10)
     parser.add_argument(
-        "--overload", type=float, default=1.3, help="plateau / sustained capacity (lambda mode)"
+        "--peak-rate", type=number(above=0), help="msgs/s at the plateau (default: from the capacity)"
     )
-    parser.add_argument("--stage-seconds", type=float, default=10)
-    parser.add_argument("--batch-size", type=int, default=10)
-    parser.add_argument("--poison-ratio", type=float, default=0.0)
-    parser.add_argument("--faults", default="", help="VEHICLE_PIPELINE_FAULTS for the handler (chaos runs)")
+    parser.add_argument(
+        "--overload", type=number(above=0), default=1.3, help="plateau / sustained capacity (lambda mode)"
+    )
+    parser.add_argument("--stage-seconds", type=number(above=0), default=10)
+    parser.add_argument("--batch-size", type=whole_number(1, 10), default=10)
+    parser.add_argument("--poison-ratio", type=share, default=0.0)
+    parser.add_argument(
+        "--faults", type=fault_spec, default="", help="VEHICLE_PIPELINE_FAULTS for the handler (chaos runs)"
+    )
     parser.add_argument(
         "--chaos",
         action="store_true",
@@ -185,8 +190,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--run-dir", type=Path)
     parser.add_argument("--no-report", action="store_true")
-    parser.add_argument("--progress-seconds", type=float, default=5)
+    parser.add_argument("--progress-seconds", type=number(above=0), default=5)
     args = parser.parse_args(argv)
+    if args.run_dir and args.run_dir.exists() and not args.run_dir.is_dir():
+        parser.error(f"argument --run-dir: {args.run_dir} is a file; give a directory (created if missing)")
     if args.chaos:
         args.poison_ratio = args.poison_ratio or 0.01
         args.faults = args.faults or "dynamodb_failure_ratio=0.01,overrun_ratio=0.01"
@@ -277,6 +284,7 @@ def verdict(
     return not problems, "; ".join(problems) or result.verdict()
 
 
+@entry_point("python -m loadtest.local.demo", aws_failures=False)  # on moto, an AWS error is a bug
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     mode = "chaos" if args.chaos else args.mode

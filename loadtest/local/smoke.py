@@ -8,7 +8,6 @@ accepted message is stored once or sits in the DLQ.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -23,6 +22,10 @@ from consumer.vehicle_event import VehicleEvent
 from infra.resource_spec import StackSpec
 from infra.settings import from_stack_file
 from loadtest.local.embedded_aws import LOCAL_REGION, aws_environment, moto_server, provision
+from loadtest.local.run_arguments import stack_name
+from ops.command_line import OneLineParser, entry_point, whole_number
+
+PROG = "python -m loadtest.local.smoke"
 
 
 class _Context:
@@ -121,14 +124,17 @@ def _drain(sqs, queue_url: str, queue_arn: str, deadline_s: float = 60) -> int:
     raise TimeoutError(f"queue not drained within {deadline_s} s")
 
 
+@entry_point(PROG, aws_failures=False)  # on the embedded AWS an AWS error is a bug: it keeps its traceback
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m loadtest.local.smoke", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--stack", default="dev")
-    parser.add_argument("--count", type=int, default=25, help="valid events to send (default 25)")
+    parser = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", type=stack_name, default="dev", help="Pulumi.<stack>.yaml (default dev)")
+    parser.add_argument("--count", type=whole_number(1), default=25, help="valid events to send (default 25)")
     args = parser.parse_args(argv)
-    return run(args.stack, args.count)
+    try:
+        return run(args.stack, args.count)
+    except TimeoutError as error:
+        print(f"[smoke] FAILED: {error}", flush=True)
+        return 1
 
 
 if __name__ == "__main__":
