@@ -37,7 +37,10 @@ def test_partial_failures_reach_the_dlq_and_pollers_scale_out_and_in(stack):
     wait_until(
         lambda: runner.depth() == (0, 0, 2), 60, "the queue to drain and both poison messages in the DLQ"
     )
-    wait_until(lambda: runner.pollers == INITIAL_CONCURRENCY, 30, "scale-in to the floor once idle")
+    # The last sample, not the live count: a sample is taken before the controller scales.
+    wait_until(
+        lambda: runner.samples[-1].pollers == INITIAL_CONCURRENCY, 30, "a sample at the floor once idle"
+    )
     runner.stop()
 
     items = scan_table(boto3.resource("dynamodb").Table(local.table_name))
