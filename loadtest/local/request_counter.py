@@ -46,6 +46,7 @@ TALLY_FIELDS = (
     "empty_receives",
     "items",
     "seconds",
+    "empty_receive_seconds",  # what empty long polls waited, so a busy receive's own time can be told apart
 )
 
 
@@ -138,7 +139,7 @@ class RequestTally:
         with self._lock:
             self._unreadable += 1
 
-    def add(self, call: dict, status: int, response: bytes, seconds: float) -> None:
+    def add(self, call: dict, status: int, response: bytes) -> None:
         key = (call["service"], call["operation"], call["resource"])
         with self._lock:
             tally = self._operations.setdefault(key, Counter())
@@ -147,7 +148,7 @@ class RequestTally:
             tally["request_bytes"] += call["bytes"]
             tally["response_bytes"] += len(response)
             tally["largest_body_bytes"] = max(tally["largest_body_bytes"], call["bytes"], len(response))
-            tally["seconds"] += seconds
+            tally["seconds"] += call["seconds"]
             if status < 400:
                 if call["service"] == "sqs":
                     self._add_sqs(call, response, tally)
@@ -160,6 +161,7 @@ class RequestTally:
             handles = _receipt_handles(response)
             tally["messages"] += len(handles)
             tally["empty_receives"] += int(not handles)
+            tally["empty_receive_seconds"] += 0 if handles else call["seconds"]
             now = time.monotonic()
             self._received_at.update(dict.fromkeys(handles, now))
         elif operation in ("SendMessageBatch", "DeleteMessageBatch", "ChangeMessageVisibilityBatch"):
@@ -322,7 +324,8 @@ class RequestCounter:
         seconds = time.monotonic() - started
         # A request the counter cannot read is still answered, and counted as such (never silently).
         try:
-            self.tally.add(describe_request(environ, body), status[0] if status else 500, response, seconds)
+            call = {**describe_request(environ, body), "seconds": seconds}
+            self.tally.add(call, status[0] if status else 500, response)
         except (ValueError, KeyError, TypeError):
             self.tally.unreadable()
         return [response]

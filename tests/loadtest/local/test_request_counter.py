@@ -96,6 +96,7 @@ def test_each_component_request_is_counted_by_operation_and_resource(pipeline):
     assert by_key["sqs", "SendMessageBatch", queue]["messages"] == 10
     receives = by_key["sqs", "ReceiveMessage", queue]
     assert (receives["requests"], receives["messages"], receives["empty_receives"]) == (2, 10, 1)
+    assert 0 <= receives["empty_receive_seconds"] <= receives["seconds"]
     assert by_key["sqs", "DeleteMessageBatch", queue]["messages"] == 10
     writes = by_key["dynamodb", "BatchWriteItem", stack.table_name]
     assert (writes["requests"], writes["items"], writes["errors"]) == (1, 2, 0)
