@@ -3,7 +3,9 @@
 `samples(...)` returns rows shaped like the local run's samples.csv (queue visible / in flight, DLQ visible,
 function concurrency in place of pollers, cumulative messages deleted in place of stored), so the same charts
 are drawn; `dashboard_images(...)` saves every metric widget of the stack's dashboard as a PNG with
-GetMetricWidgetImage.
+GetMetricWidgetImage; `cost_totals(...)` sums the stack's own counts over the run (messages sent, received
+and deleted, empty receives, invocations and their duration, write units of the table and its index, bytes
+logged, custom metrics), which `cost_inputs.usage_from_cloudwatch` turns into the cost model's inputs.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import datetime
 import json
 from pathlib import Path
 from typing import Any
+
+from infra.resource_spec import VEHICLE_INDEX
 
 PERIOD_S = 60
 
@@ -111,3 +115,83 @@ def dashboard_images(cloudwatch: Any, dashboard_name: str, charts_dir: Path) -> 
         (charts_dir / name).write_bytes(image["MetricWidgetImage"])
         saved.append((widget["properties"].get("title", name), name))
     return saved
+
+
+# ---- the stack's own counts over a run, for the cost model -----------------------------------------------
+# (query id, namespace, metric, {dimension: what names it}, statistic); Sum totals are added up over the
+# window, Maximum ones keep the largest.
+COST_TOTALS = [
+    ("sent", "AWS/SQS", "NumberOfMessagesSent", {"QueueName": "queue"}, "Sum"),
+    ("received", "AWS/SQS", "NumberOfMessagesReceived", {"QueueName": "queue"}, "Sum"),
+    ("deleted", "AWS/SQS", "NumberOfMessagesDeleted", {"QueueName": "queue"}, "Sum"),
+    ("empty_receives", "AWS/SQS", "NumberOfEmptyReceives", {"QueueName": "queue"}, "Sum"),
+    ("largest_message_bytes", "AWS/SQS", "SentMessageSize", {"QueueName": "queue"}, "Maximum"),
+    ("dlq_sent", "AWS/SQS", "NumberOfMessagesSent", {"QueueName": "dlq"}, "Sum"),
+    ("invocations", "AWS/Lambda", "Invocations", {"FunctionName": "function"}, "Sum"),
+    ("duration_sum_ms", "AWS/Lambda", "Duration", {"FunctionName": "function"}, "Sum"),
+    ("table_write_units", "AWS/DynamoDB", "ConsumedWriteCapacityUnits", {"TableName": "table"}, "Sum"),
+    (
+        "index_write_units",
+        "AWS/DynamoDB",
+        "ConsumedWriteCapacityUnits",
+        {"TableName": "table", "GlobalSecondaryIndexName": "index"},
+        "Sum",
+    ),
+    ("log_bytes", "AWS/Logs", "IncomingBytes", {"LogGroupName": "log_group"}, "Sum"),
+]
+
+
+def cost_queries(outputs: dict[str, str]) -> list[dict[str, Any]]:
+    names = {
+        **resource_names(outputs),
+        "index": VEHICLE_INDEX,
+        "log_group": f"/aws/lambda/{outputs['functionName']}",
+    }
+    return [
+        {
+            "Id": query_id,
+            "ReturnData": True,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": namespace,
+                    "MetricName": metric,
+                    "Dimensions": [
+                        {"Name": key, "Value": names[target]} for key, target in dimensions.items()
+                    ],
+                },
+                "Period": PERIOD_S,
+                "Stat": stat,
+            },
+        }
+        for query_id, namespace, metric, dimensions, stat in COST_TOTALS
+    ]
+
+
+def custom_metric_count(cloudwatch: Any, namespace: str) -> int:
+    """The metric series in the consumer's EMF namespace: each one is a billed custom metric."""
+    return sum(
+        len(page["Metrics"])
+        for page in cloudwatch.get_paginator("list_metrics").paginate(Namespace=namespace)
+    )
+
+
+def cost_totals(
+    cloudwatch: Any, outputs: dict[str, str], namespace: str, start: datetime.datetime, end: datetime.datetime
+) -> dict[str, float]:
+    """Each COST_TOTALS figure over [start, end] (every GetMetricData page), and the custom metric count."""
+    statistics = {query_id: stat for query_id, _, _, _, stat in COST_TOTALS}
+    totals = dict.fromkeys(statistics, 0.0)
+    kwargs = {"MetricDataQueries": cost_queries(outputs), "StartTime": start, "EndTime": end}
+    for _ in range(1000):  # bounded pagination
+        page = cloudwatch.get_metric_data(**kwargs)
+        for result in page["MetricDataResults"]:
+            query_id, values = result["Id"], result["Values"]
+            if statistics[query_id] == "Maximum":
+                totals[query_id] = max([totals[query_id], *values])
+            else:
+                totals[query_id] += sum(values)
+        if not page.get("NextToken"):
+            break
+        kwargs["NextToken"] = page["NextToken"]
+    totals["custom_metrics"] = float(custom_metric_count(cloudwatch, namespace))
+    return totals
