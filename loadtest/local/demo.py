@@ -77,11 +77,11 @@ class LoadPlan:
     source: str  # where the peak rate comes from
 
     @classmethod
-    def make(cls, args, mode: str, stack: str, ceiling: float) -> LoadPlan:
+    def make(cls, args, mode: str, stack: str, ceiling: float, fifo: bool = False) -> LoadPlan:
         if args.peak_rate:
             rate, source = args.peak_rate, "--peak-rate"
-        elif mode != "lambda":
-            rate, source = CORRECTNESS_PEAK_RATE, f"fixed for {mode} runs"
+        elif mode != "lambda" or fifo:
+            rate, source = CORRECTNESS_PEAK_RATE, f"fixed for {'FIFO' if fifo else mode} runs"
         else:
             sustained, source = _measured_capacity(stack, ceiling)
             rate = args.overload * sustained
@@ -226,7 +226,7 @@ def load_and_drain(args, settings, local, endpoint, run_dir, phases, mode) -> tu
         endpoint,
         StackSpec(args.stack, settings).dynamodb_create_table_args(),
     )["pipeline_mix_msgs_per_s"]
-    plan = LoadPlan.make(args, mode, args.stack, ceiling)
+    plan = LoadPlan.make(args, mode, args.stack, ceiling, settings.fifo)
     print(
         f"[demo] plateau: {plan.peak_rate:.0f} msgs/s offered ({plan.source}), {plan.peak_users} users × "
         f"{plan.user_rate} calls/s × {args.batch_size}; ceiling {ceiling:.0f} msgs/s",
