@@ -309,6 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"[demo] {result.line()}", flush=True)
     if result.extra_dead_letter_copies:
         print(f"[demo] poison messages dead-lettered twice: {result.extra_dead_letter_copies}", flush=True)
+    if out_of_order is not None:
+        print(f"[demo] per-vehicle order violations: {out_of_order}", flush=True)
     if args.chaos:
         print(f"[demo] faults: {json.dumps(runner.totals)}; DLQ by reason: {json.dumps(reasons)}", flush=True)
     if not args.no_report and (report.MAIN_RUN / "run.json").exists():
