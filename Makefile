@@ -47,6 +47,7 @@ drills: $(VENV)/.installed
 	$(PY) -m loadtest.local.drills
 
 drill: $(VENV)/.installed
+	@test -n "$(NAME)" || { echo "make drill: give NAME=<drill> (python -m loadtest.local.drills --help lists them); make drills runs them all" >&2; exit 2; }
 	$(PY) -m loadtest.local.drills $(NAME)
 
 # Seconds: provision the stack on moto, send events (one invalid), drain them through the handler, check the ledger.

@@ -244,7 +244,8 @@ def _run(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
     outputs = _read_outputs(args.stack_outputs) if args.stack_outputs else {}
     config = WorkerConfig.from_environment(dict(os.environ), outputs)
-    # The handler module reads these at import; the stack outputs fill in what the environment lacks.
+    worker = Worker(config)  # the first AWS call: a refusal ends the run here, before anything is changed
+    # The handler module reads these at import (the first batch); the stack outputs fill in what is unset.
     os.environ.setdefault("TABLE_NAME", outputs.get("tableName", ""))
     if outputs.get("dlqUrl"):
         os.environ.setdefault("DLQ_URL", outputs["dlqUrl"])
@@ -253,7 +254,6 @@ def _run(argv: Sequence[str] | None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    worker = Worker(config)
     print(
         json.dumps({"message": "worker started", "queueUrl": config.queue_url, "pid": os.getpid()}),
         flush=True,

@@ -61,7 +61,8 @@ class QueueEndpoint:
         return self._session().resource(service, endpoint_url=self.endpoint_for(service))
 
     def endpoint_for(self, service: str) -> str | None:
-        """An emulator's endpoint serves every service (DynamoDB too); an AWS one (FIPS, VPC) only SQS."""
+        """An emulator's endpoint serves every service (DynamoDB too); an AWS one (FIPS, VPC) only SQS, so
+        other services get boto3's own (AWS_ENDPOINT_URL_<SERVICE>, else the region's)."""
         return self.endpoint_url if service == "sqs" or not self.on_aws else None
 
     def _session(self) -> Any:

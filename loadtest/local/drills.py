@@ -21,7 +21,6 @@ drill failed. `--inject-loss` deletes one stored item before the check, to prove
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import itertools
 import json
@@ -44,6 +43,7 @@ from loadtest.local.embedded_aws import LocalStack, aws_environment, moto_server
 from loadtest.local.esm_runner import EsmRunner, PollerConfig
 from loadtest.local.paced_producer import PacedProducer
 from loadtest.local.progress import Progress
+from ops.command_line import OneLineParser, entry_point
 from ops.dead_letter_queue import NO_REASON, reason_of
 from ops.dead_letter_queue import scan as read_queue
 
@@ -374,10 +374,9 @@ def ledger(drill: Drill, inject_loss: bool) -> LedgerResult:
     )
 
 
+@entry_point("python -m loadtest.local.drills", aws_failures=False)  # on moto, an AWS error is a bug
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m loadtest.local.drills", description=__doc__.split("\n\n")[0]
-    )
+    parser = OneLineParser(prog="python -m loadtest.local.drills", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "names", nargs="*", metavar="NAME", help=f"drills to run (default all): {', '.join(DRILLS)}"
     )
@@ -388,7 +387,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     unknown = [name for name in args.names if name not in DRILLS]
     if unknown:
-        parser.error(f"unknown drill {unknown[0]!r}: choose from {', '.join(DRILLS)}")
+        parser.error(f"unknown drill {unknown[0]!r}; choose one of {', '.join(DRILLS)} (make drill NAME=…)")
+    if args.run_dir.exists() and not args.run_dir.is_dir():
+        parser.error(f"argument --run-dir: {args.run_dir} is a file; give a directory (created if missing)")
     names = args.names or list(DRILLS)
     scale = 0.25 if args.quick else 1.0
     passed = [name for name in names if run_drill(name, args.run_dir, args.inject_loss, scale)]

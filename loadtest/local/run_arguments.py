@@ -15,19 +15,21 @@ import yaml
 from consumer.fault_injection import Faults
 from infra.settings import PROJECT, PROJECT_ROOT, ConfigError, from_stack_file, stack_file
 
+STACKS_DIR = PROJECT_ROOT  # where the Pulumi.<stack>.yaml files are (a test points it elsewhere)
+
 
 def stack_name(value: str) -> str:
     """An argparse type: the name of a Pulumi.<stack>.yaml here whose settings validate."""
-    path = stack_file(value)
+    path = stack_file(value, STACKS_DIR)
     if not path.is_file():
         stacks = sorted(
-            p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in PROJECT_ROOT.glob("Pulumi.*.yaml")
+            p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in STACKS_DIR.glob("Pulumi.*.yaml")
         )
         raise argparse.ArgumentTypeError(
             f"no stack {value!r}: there is no {path.name}; choose one of {', '.join(stacks)}"
         )
     try:
-        from_stack_file(value)
+        from_stack_file(value, STACKS_DIR)
     except ConfigError as error:
         problems = "; ".join(f"{PROJECT}:{key} = {bad!r}: {rule}" for key, bad, rule in error.problems)
         raise argparse.ArgumentTypeError(f"{path.name} is invalid: {problems}; fix the file") from None
