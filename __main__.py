@@ -9,6 +9,7 @@ import pulumi_aws as aws
 from pulumi import Output
 
 from infra.consumer_function import ConsumerFunction, ConsumerFunctionArgs
+from infra.cost_tags import tagged_provider
 from infra.encryption import EncryptionKey, EncryptionKeyArgs
 from infra.monitoring import Monitoring, MonitoringArgs
 from infra.producer_function import ProducerFunction, ProducerFunctionArgs
@@ -22,10 +23,13 @@ from infra.worker_fleet import WorkerFleet, WorkerFleetArgs
 settings = load_settings()
 spec = StackSpec(pulumi.get_stack(), settings)
 region = aws.get_region().region
+# Every component creates through one provider whose default tags (project, stack) reach each resource that
+# takes tags; each component adds its own `component` tag (infra/cost_tags.py).
+tagged = pulumi.ResourceOptions(providers=[tagged_provider(spec.stack, region)])
 
-encryption = EncryptionKey("encryption", EncryptionKeyArgs(spec, region))
-queues = EventQueues("events", EventQueuesArgs(spec, encryption.key_arn))
-table = EventTable("vehicle-events", EventTableArgs(spec, encryption.key_arn))
+encryption = EncryptionKey("encryption", EncryptionKeyArgs(spec, region), tagged)
+queues = EventQueues("events", EventQueuesArgs(spec, encryption.key_arn), tagged)
+table = EventTable("vehicle-events", EventTableArgs(spec, encryption.key_arn), tagged)
 consumer = ConsumerFunction(
     "consumer",
     ConsumerFunctionArgs(
@@ -38,6 +42,7 @@ consumer = ConsumerFunction(
         table_arn=table.table_arn,
         kms_key_arn=encryption.key_arn,
     ),
+    tagged,
 )
 
 monitoring = Monitoring(
@@ -52,6 +57,7 @@ monitoring = Monitoring(
         log_group_name=consumer.log_group_name,
         kms_key_arn=encryption.key_arn,
     ),
+    tagged,
 )
 
 if settings.worker_fleet:  # seed 000's EC2 consumers, beside the Lambda (README, Compute modes)
@@ -69,6 +75,7 @@ if settings.worker_fleet:  # seed 000's EC2 consumers, beside the Lambda (README
             table_arn=table.table_arn,
             kms_key_arn=encryption.key_arn,
         ),
+        tagged,
     )
     pulumi.export("workerGroupName", fleet.group.name)
     pulumi.export("workerArtifact", Output.concat("s3://", fleet.bucket.bucket, "/", fleet.artifact.key))
@@ -77,6 +84,7 @@ if settings.producer_function:  # seed 000's generator, as a function (optionall
     producer = ProducerFunction(
         "producer",
         ProducerFunctionArgs(spec, region, queues.queue_url, queues.queue_arn, encryption.key_arn),
+        tagged,
     )
     pulumi.export("producerFunctionName", producer.function.name)
 

@@ -12,6 +12,7 @@ from pulumi import Input, Output, ResourceOptions
 
 from infra import policies, powertools_layer
 from infra.code_package import package_files
+from infra.cost_tags import component_options
 from infra.resource_spec import StackSpec
 from infra.settings import StackSettings
 
@@ -54,7 +55,9 @@ class ConsumerFunction(pulumi.ComponentResource):
     this stack's queue, DLQ, table and log group, and an SQS event source reporting partial batch failures."""
 
     def __init__(self, name: str, args: ConsumerFunctionArgs, opts: ResourceOptions | None = None):
-        super().__init__("vehicle-pipeline:infra:ConsumerFunction", name, None, opts)
+        super().__init__(
+            "vehicle-pipeline:infra:ConsumerFunction", name, None, component_options("consumer", opts)
+        )
         child = ResourceOptions(parent=self)
         spec, settings = args.spec, args.spec.settings
         routing = settings.route_permanent_errors_to_dlq

@@ -11,6 +11,7 @@ import pulumi_aws as aws
 from pulumi import Output, ResourceOptions
 
 from infra import policies
+from infra.cost_tags import component_options
 from infra.resource_spec import StackSpec
 
 KEY_DELETION_WINDOW_DAYS = 30  # the longest: a key scheduled for deletion by mistake can still be saved
@@ -27,7 +28,9 @@ class EncryptionKey(pulumi.ComponentResource):
     environment use, or None when the stack keeps AWS-managed keys."""
 
     def __init__(self, name: str, args: EncryptionKeyArgs, opts: ResourceOptions | None = None):
-        super().__init__("vehicle-pipeline:infra:EncryptionKey", name, None, opts)
+        super().__init__(
+            "vehicle-pipeline:infra:EncryptionKey", name, None, component_options("encryption", opts)
+        )
         spec, settings = args.spec, args.spec.settings
         self.key_arn: Output[str] | None = None
         if settings.kms_key_arn is not None:

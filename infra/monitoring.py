@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
+from infra.cost_tags import component_options
 from infra.resource_spec import StackSpec
 
 SERVICE_DIMENSION = {"service": "vehicle-consumer"}  # the Powertools service of the consumer's EMF metrics
@@ -118,7 +119,9 @@ def alarm_specs(spec: StackSpec) -> list[AlarmSpec]:
 
 class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringArgs, opts: ResourceOptions | None = None):
-        super().__init__("vehicle-pipeline:infra:Monitoring", name, None, opts)
+        super().__init__(
+            "vehicle-pipeline:infra:Monitoring", name, None, component_options("monitoring", opts)
+        )
         child = ResourceOptions(parent=self)
         settings = args.spec.settings
         names = {

@@ -12,6 +12,7 @@ from pulumi import Input, Output, ResourceOptions
 from infra import policies
 from infra.code_package import producer_package_files
 from infra.consumer_function import code_archive, powertools_layer_arn
+from infra.cost_tags import component_options
 from infra.resource_spec import StackSpec
 
 HANDLER = "producer.handler.lambda_handler"
@@ -31,7 +32,9 @@ class ProducerFunction(pulumi.ComponentResource):
     own logs; invoked by hand, by a test harness, or on a schedule."""
 
     def __init__(self, name: str, args: ProducerFunctionArgs, opts: ResourceOptions | None = None):
-        super().__init__("vehicle-pipeline:infra:ProducerFunction", name, None, opts)
+        super().__init__(
+            "vehicle-pipeline:infra:ProducerFunction", name, None, component_options("producer", opts)
+        )
         child = ResourceOptions(parent=self)
         spec, settings = args.spec, args.spec.settings
         function_name = spec.producer_function_name

@@ -11,6 +11,7 @@ import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
 from infra import policies
+from infra.cost_tags import component_options
 from infra.resource_spec import QueueSpec, StackSpec
 
 KMS_DATA_KEY_REUSE_SECONDS = 300
@@ -58,7 +59,7 @@ class EventQueues(pulumi.ComponentResource):
     TLS-only resource policies on both, and the producers' managed policy."""
 
     def __init__(self, name: str, args: EventQueuesArgs, opts: ResourceOptions | None = None):
-        super().__init__("vehicle-pipeline:infra:EventQueues", name, None, opts)
+        super().__init__("vehicle-pipeline:infra:EventQueues", name, None, component_options("queues", opts))
         child = ResourceOptions(parent=self)
         spec = args.spec
 

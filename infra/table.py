@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Input, ResourceOptions
 
+from infra.cost_tags import component_options
 from infra.resource_spec import (
     TABLE_ATTRIBUTE_TYPES,
     TABLE_HASH_KEY,
@@ -37,7 +38,7 @@ class EventTable(pulumi.ComponentResource):
     time order. Point-in-time recovery and encryption are always on; deletion protection is per stack."""
 
     def __init__(self, name: str, args: EventTableArgs, opts: ResourceOptions | None = None):
-        super().__init__("vehicle-pipeline:infra:EventTable", name, None, opts)
+        super().__init__("vehicle-pipeline:infra:EventTable", name, None, component_options("table", opts))
         spec = args.spec
         capacity = _capacity(spec)
         self.table = aws.dynamodb.Table(

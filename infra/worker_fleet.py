@@ -20,6 +20,7 @@ from pulumi import Input, Output, ResourceOptions
 from infra import policies
 from infra.code_package import package_digest, worker_package_files
 from infra.consumer_function import code_archive
+from infra.cost_tags import component_options, resource_tags
 from infra.resource_spec import StackSpec
 from infra.settings import PROJECT_ROOT
 
@@ -28,6 +29,7 @@ WORKER_PACKAGES = ("aws_lambda_powertools", "aws-xray-sdk", "boto3", "botocore",
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
 INSTALL_DIR = "/opt/vehicle-worker"
 SERVICE = "vehicle-worker"
+COMPONENT = "worker-fleet"  # its cost-allocation tag
 IN_SERVICE_METRIC = "GroupInServiceInstances"  # the backlog-per-instance divisor, enabled on the group
 
 
@@ -130,7 +132,7 @@ class WorkerFleetArgs:
 
 class WorkerFleet(pulumi.ComponentResource):
     def __init__(self, name: str, args: WorkerFleetArgs, opts: ResourceOptions | None = None):
-        super().__init__("vehicle-pipeline:infra:WorkerFleet", name, None, opts)
+        super().__init__("vehicle-pipeline:infra:WorkerFleet", name, None, component_options(COMPONENT, opts))
         self._child = ResourceOptions(parent=self)
         spec, settings = args.spec, args.spec.settings
         self.bucket = self._artifact_bucket(name, spec, args.kms_key_arn)
@@ -157,6 +159,7 @@ class WorkerFleet(pulumi.ComponentResource):
             lambda values: base64.b64encode(user_data(*values).encode()).decode()
         )
         security_group = self._security_group(name, spec)
+        cost_allocation = resource_tags(spec.stack, COMPONENT)
         self.launch_template = aws.ec2.LaunchTemplate(
             f"{name}-launch-template",
             name_prefix=f"{spec.prefix}-worker-",
@@ -183,6 +186,12 @@ class WorkerFleet(pulumi.ComponentResource):
                 )
             ],
             user_data=script,
+            # What the instances cost is billed to them and their volumes, which the provider's default tags
+            # never reach: the template tags them at launch.
+            tag_specifications=[
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=cost_allocation)
+                for kind in ("instance", "volume")
+            ],
             update_default_version=True,
             opts=self._child,
         )
@@ -204,10 +213,10 @@ class WorkerFleet(pulumi.ComponentResource):
                 strategy="Rolling",
                 preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(min_healthy_percentage=50),
             ),
+            # A group's tags are a list the provider's default tags do not fill: the cost tags are set here.
             tags=[
-                aws.autoscaling.GroupTagArgs(
-                    key="Name", value=f"{spec.prefix}-worker", propagate_at_launch=True
-                )
+                aws.autoscaling.GroupTagArgs(key=key, value=value, propagate_at_launch=True)
+                for key, value in {"Name": f"{spec.prefix}-worker", **cost_allocation}.items()
             ],
             opts=self._child,
         )

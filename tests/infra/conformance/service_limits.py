@@ -31,6 +31,7 @@ NO_LIMITS_SET = {
     "aws:autoscaling/policy:Policy",  # its metrics: cloudwatch_metrics
     "aws:lambda/permission:Permission",
     "aws:cloudwatch/eventTarget:EventTarget",
+    "pulumi:providers:aws",  # the provider the components share: its default tags, cost_allocation.py
 }
 S3_OBJECT_KEY_BYTES = 1_024  # https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html
 SQS_REDRIVE_SOURCE_QUEUES = 10  # limits.SQS_SET_ATTRIBUTES: RedriveAllowPolicy sourceQueueArns
