@@ -281,3 +281,19 @@ def test_a_run_without_counts_says_so(tmp_path):
         "Not measured in this run ('run.json of dev-lambda has no request_counts'); `make demo` measures it.",
         "",
     ]
+
+
+def test_the_command_line_takes_a_prices_file(tmp_path, capsys):
+    run_dir = tmp_path / "dev-lambda"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text(json.dumps(synthetic_run()))
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"prices": {"lambda_requests_per_million": 0.25}}))
+
+    assert (
+        cost_report.main(["--run-dir", str(run_dir), "--charts-dir", str(tmp_path), "--prices", str(prices)])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "| `lambda_requests_per_million` | 0.25 | USD per 1 million invocations |" in printed
+    assert (tmp_path / "cost_vs_volume.png").read_bytes().startswith(PNG_MAGIC)
