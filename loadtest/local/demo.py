@@ -9,7 +9,8 @@ wait for the queue to drain; check the ledger (and, on FIFO stacks, per-vehicle 
 The plateau's offered rate comes from the measured capacity (`make capacity`'s sustained rate for this stack,
 or, before any capacity run, the ceiling measured now) times --overload, so the plateau builds a
 backlog, pollers reach maxConcurrency, the backlog drains on the way down, and pollers return to the floor.
-Correctness runs (FIFO order, the worker fleet, chaos) keep a fixed load (--peak-rate) they always sustain.
+The worker fleet gets the same plateau (it scales out on backlog per worker); correctness runs (FIFO order,
+chaos) keep a fixed load they always sustain.
 Exits 1 if anything is lost, still queued at the deadline (pending), duplicated, out of order on FIFO, or
 a poison message is not in the DLQ with its reason; the last line says which.
 """
@@ -51,7 +52,7 @@ from ops.dead_letter_queue import scan as read_queue
 
 DRAIN_DEADLINE_S = 120
 CAPACITY_FILE = PROJECT_ROOT / "build" / "runs" / "capacity" / "capacity.json"
-CORRECTNESS_PEAK_RATE = 120.0  # msgs/s: FIFO, worker and chaos runs check correctness, not the knee
+CORRECTNESS_PEAK_RATE = 120.0  # msgs/s: FIFO and chaos runs check correctness (order, faults), not the knee
 CEILING_SHARE_WITHOUT_CAPACITY = 1.0  # the knee before any `make capacity` run (it measured 0.8–1.5)
 
 
@@ -80,7 +81,7 @@ class LoadPlan:
     def make(cls, args, mode: str, stack: str, ceiling: float, fifo: bool = False) -> LoadPlan:
         if args.peak_rate:
             rate, source = args.peak_rate, "--peak-rate"
-        elif mode != "lambda" or fifo:
+        elif mode == "chaos" or fifo:
             rate, source = CORRECTNESS_PEAK_RATE, f"fixed for {'FIFO' if fifo else mode} runs"
         else:
             sustained, source = _measured_capacity(stack, ceiling)

@@ -62,6 +62,7 @@ class Progress:
             if sample
             else "queue ?",
             f"pollers {self.consumers.pollers}",
-            f"p99 so far {percentile(self.consumers.latencies_ms, 0.99):,.0f} ms",
         ]
+        if self.consumers.latencies_ms:  # the worker fleet reports counts only (latencies: from the table)
+            parts.append(f"p99 so far {percentile(self.consumers.latencies_ms, 0.99):,.0f} ms")
         return " | ".join(parts)
