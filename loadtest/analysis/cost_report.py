@@ -111,6 +111,19 @@ def _measured_rows(run: dict[str, Any]) -> list[str]:
 
 def _unit_rows(usage: Usage, design: LambdaDesign) -> list[str]:
     mean, smallest, largest = usage.item_bytes
+    on_aws = usage.log_bytes_include_platform  # only CloudWatch's IncomingBytes holds Lambda's own lines
+    duration = (
+        "Lambda's Duration per invocation"
+        if on_aws
+        else "receive-to-delete per batch (billed-duration stand-in)"
+    )
+    platform = (
+        ""
+        if on_aws
+        else f", plus Lambda's START/END/REPORT lines: {platform_log_bytes(design.memory_mb, design.traced)}"
+    )
+    sizes = "not in CloudWatch (its write units are)" if on_aws else f"{mean:.0f} / {smallest} / {largest}"
+    polls = "" if on_aws else " (the local pollers long-poll 1 s, AWS's 20 s)"
     return [
         "| measured figure | value |",
         "|---|---|",
@@ -119,18 +132,16 @@ def _unit_rows(usage: Usage, design: LambdaDesign) -> list[str]:
         f" / {usage.messages_per_receive:.2f} |",
         f"| deliveries per event (retries raise it) | {usage.deliveries_per_event:.3f} |",
         f"| records per invocation (batch size {usage.batch_size}) | {usage.records_per_invocation:.2f} |",
-        f"| receive-to-delete ms per batch (stand-in for billed duration) | {usage.batch_ms.intercept:.2f}"
-        f" + {usage.batch_ms.slope:.3f} × records ({usage.batch_ms.points:,} batches) |",
-        f"| bytes logged per invocation by the function | {usage.log_bytes.intercept:.0f} + {usage.log_bytes.slope:.1f}"
-        f" × records ({usage.log_bytes.points:,} invocations), plus Lambda's START/END/REPORT lines:"
-        f" {platform_log_bytes(design.memory_mb, design.traced)} |",
-        f"| item size, bytes: mean / smallest / largest | {mean:.0f} / {smallest} / {largest} |",
+        f"| ms, {duration} | {usage.batch_ms.intercept:.2f} + {usage.batch_ms.slope:.3f} × records"
+        f" ({usage.batch_ms.points:,} batches) |",
+        f"| bytes logged per invocation | {usage.log_bytes.intercept:.0f} + {usage.log_bytes.slope:.1f} × records"
+        f" ({usage.log_bytes.points:,} invocations){platform} |",
+        f"| item size, bytes: mean / smallest / largest | {sizes} |",
         f"| write units per event: table / byVehicle index | {usage.table_write_units_per_event:.3f}"
         f" / {usage.index_write_units_per_event:.3f} |",
         f"| EMF metric series (custom metrics) | {usage.custom_metrics} |",
         f"| one busy consumer's messages/s (receive + batch + delete) | {usage.consumer_msgs_per_s:.0f} |",
-        f"| empty receives in the run (local pollers long-poll 1 s) | {usage.empty_receives:,}"
-        f" in {usage.run_seconds:.0f} s |",
+        f"| empty receives in the run{polls} | {usage.empty_receives:,} in {usage.run_seconds:.0f} s |",
     ]
 
 
@@ -336,11 +347,18 @@ def _details(c: Comparison, run: dict[str, Any]) -> list[str]:
         "",
         "### Measured in this run",
         "",
-        *_measured_rows(run),
-        "",
-        "GetQueueAttributes is the local controller sampling the queues each second to scale the pollers as AWS"
-        " would; Lambda's poller needs no such calls of the account, so the model does not price them.",
-        "",
+        *(
+            [
+                *_measured_rows(run),
+                "",
+                "GetQueueAttributes is the local controller sampling the queues each second to scale the pollers"
+                " as AWS would; Lambda's poller needs no such calls of the account, so the model does not price"
+                " them.",
+                "",
+            ]
+            if "request_counts" in run
+            else []
+        ),
         *_unit_rows(c.usage, c.this),
         "",
         "What a local run cannot measure is **Lambda's billed duration**: the emulator's receive-to-delete time of each"
@@ -371,25 +389,33 @@ def cost_section(
     runs_dir: Path = RUNS_DIR,
     reference_events: float = REFERENCE_EVENTS,
     rel: str = "report",
+    usage: Usage | None = None,
 ) -> list[str]:
-    """Markdown lines of "What it costs" for a run with `request_counts` and `consumer_logs`; the chart goes
-    to charts_dir/cost_vs_volume.png, linked as `rel`/cost_vs_volume.png."""
+    """Markdown lines of "What it costs" for a local run with `request_counts` and `consumer_logs`, or for a run
+    on AWS with `usage` from `cost_inputs.usage_from_cloudwatch`; the chart goes to
+    charts_dir/cost_vs_volume.png, linked as `rel`/cost_vs_volume.png."""
     prices = prices or load_prices()
     heading = ["## What it costs", ""]
-    try:
-        usage = usage_from_run(run, prices)
-    except (KeyError, ValueError) as missing:
-        return [*heading, f"Not measured in this run ({missing}); `make demo` measures it.", ""]
+    if usage is None:
+        try:
+            usage = usage_from_run(run, prices)
+        except (KeyError, ValueError) as missing:
+            return [*heading, f"Not measured in this run ({missing}); `make demo` measures it.", ""]
     c = compare(run, usage, prices, runs_dir, reference_events)
     curves = {name: (lambda e, month=month: total(month(e))) for name, month in c.months.items()}
     chart = cost_chart(curves, c.crossover(), charts_dir, reference_events)
+    measured = (
+        "the emulator counted every request (`loadtest/local/request_counter.py`), the pollers' logs gave the bytes"
+        " logged"
+        if "request_counts" in run
+        else "the deployed stack's own CloudWatch counts over the run (`cloudwatch_source.cost_totals`)"
+    )
     return [
         *heading,
         f"AWS list prices for {prices.region} (`loadtest/analysis/aws_prices.json`, each with its page and the date"
         " read; change any with `python -m loadtest.analysis.cost_report --prices FILE`) times the requests, bytes"
-        " and sizes **this run measured**: the emulator counted every request (`loadtest/local/request_counter.py`),"
-        " the pollers' logs gave the bytes logged. Per million events is what each further million adds; the month"
-        " adds the fixed part.",
+        f" and sizes **this run measured**: {measured}. Per million events is what each further million adds; the"
+        " month adds the fixed part.",
         "",
         *_summary(c, chart, rel),
         *_details(c, run),

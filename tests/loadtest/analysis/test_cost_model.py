@@ -297,3 +297,12 @@ def test_the_command_line_takes_a_prices_file(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| `lambda_requests_per_million` | 0.25 | USD per 1 million invocations |" in printed
     assert (tmp_path / "cost_vs_volume.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_a_run_on_aws_is_priced_from_its_cloudwatch_usage(tmp_path):
+    run = {"stack": "prod", "mode": "aws"}
+    lines = cost_report.cost_section(run, tmp_path, runs_dir=tmp_path, usage=USAGE)
+    text = "\n".join(lines)
+    assert "the deployed stack's own CloudWatch counts over the run" in text
+    assert "| this design, dev |" in text
+    assert "| events (messages the producer got into the queue) | 1,000 |" in text
