@@ -337,7 +337,7 @@ def _details(c: Comparison, run: dict[str, Any]) -> list[str]:
         "|---|---|---|",
         *[
             f"| {name} | {_money(fixed(c.items(name)))} | "
-            + ", ".join(f"{i.item} {_money(i.dollars)}" for i in c.items(name) if i.fixed)
+            + ", ".join(f"{i.item} {_money(i.dollars)}" for i in c.items(name) if i.fixed and i.dollars)
             + " |"
             for name in c.months
         ],
@@ -415,7 +415,8 @@ def cost_section(
         f"AWS list prices for {prices.region} (`loadtest/analysis/aws_prices.json`, each with its page and the date"
         " read; change any with `python -m loadtest.analysis.cost_report --prices FILE`) times the requests, bytes"
         f" and sizes **this run measured**: {measured}. Per million events is what each further million adds; the"
-        " month adds the fixed part.",
+        f" month adds the fixed part. Every design is priced in {prices.region}, prod's too (its stack file deploys"
+        " to eu-west-1).",
         "",
         *_summary(c, chart, rel),
         *_details(c, run),
