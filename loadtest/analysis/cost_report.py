@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from infra.settings import PROJECT_ROOT, from_stack_file
+from infra.settings import PROJECT_ROOT, from_stack_file, region_of
 from loadtest.analysis.aws_prices import PriceBook, load_prices
 from loadtest.analysis.cost_inputs import Usage, usage_from_run
 from loadtest.analysis.cost_model import (
@@ -416,7 +416,7 @@ def cost_section(
         " read; change any with `python -m loadtest.analysis.cost_report --prices FILE`) times the requests, bytes"
         f" and sizes **this run measured**: {measured}. Per million events is what each further million adds; the"
         f" month adds the fixed part. Every design is priced in {prices.region}, prod's too (its stack file deploys"
-        " to eu-west-1).",
+        f" to {region_of('prod')}).",
         "",
         *_summary(c, chart, rel),
         *_details(c, run),
