@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+import boto3
 from botocore.exceptions import ClientError
 
 from consumer import handler
@@ -103,10 +104,11 @@ def test_vehicle_history_is_queryable_in_time_order(store, table):
 
 
 class FlakyDynamoDB:
-    """Wraps the moto resource: returns some items as UnprocessedItems, or fails whole calls."""
+    """Wraps the moto client: returns some items as UnprocessedItems, or fails whole calls."""
 
     def __init__(self, real, unprocessed_first_calls=0, fail_calls=()):
-        self.real = real
+        # The store speaks the low-level API (items as AttributeValues), so the fake wraps a plain client.
+        self.real = boto3.client("dynamodb", region_name=real.meta.client.meta.region_name)
         self.calls = 0
         self.unprocessed_first_calls = unprocessed_first_calls
         self.fail_calls = set(fail_calls)
