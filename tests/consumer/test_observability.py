@@ -120,3 +120,41 @@ def test_xray_segments_reach_the_daemon_with_dynamodb_subsegment_and_annotations
     ]
     [failed] = [s for s in records if s.get("fault") or s.get("error")]
     assert failed["cause"]["exceptions"][0]["type"] == "InvalidEvent"
+
+
+def _traced_segments() -> list[dict]:
+    """Every segment and subsegment the traced invocation above sends to a local daemon."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
+        daemon.bind(("127.0.0.1", 0))
+        daemon.settimeout(0.5)
+        env = {
+            **os.environ,
+            "LAMBDA_TASK_ROOT": str(REPO),
+            "AWS_LAMBDA_FUNCTION_NAME": "consumer",
+            "_X_AMZN_TRACE_ID": "Root=1-6740f3a0-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1",
+            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
+            "TABLE_NAME": "vehicle-pipeline-test-vehicle-events",
+            "PYTHONPATH": str(REPO),
+        }
+        env.pop("POWERTOOLS_TRACE_DISABLED", None)
+        child = subprocess.run(
+            [sys.executable, "-c", _TRACED_INVOCATION], env=env, cwd=REPO, capture_output=True, timeout=60
+        )
+        assert child.returncode == 0, child.stderr
+        segments = []
+        while True:  # bounded: the daemon socket times out once the child's datagrams are read
+            try:
+                datagram, _ = daemon.recvfrom(65536)
+            except TimeoutError:
+                return segments
+            segments.extend(_walk(json.loads(datagram.decode().partition("\n")[2])))
+
+
+def test_record_subsegments_carry_their_annotations_not_the_stored_item():
+    # The item is in DynamoDB already; as metadata it made every record's datagram ~930 bytes and cost a
+    # serialization per record. An error is still recorded with its exception, as Powertools captures it.
+    records = [s for s in _traced_segments() if s.get("name") == "## consumer.handler.record_handler"]
+    [stored] = [s for s in records if "eventId" in s["annotations"]]
+    [rejected] = [s for s in records if "rejected" in s["annotations"]]
+    assert "metadata" not in stored
+    assert list(rejected["metadata"]["vehicle-consumer"]) == ["consumer.handler.record_handler error"]
