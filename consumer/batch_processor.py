@@ -124,6 +124,8 @@ class StoringBatchProcessor(BatchProcessor):
 
     def _hold_back_blocked_groups(self, candidates: list[tuple[dict, dict]]) -> list[tuple[dict, dict]]:
         """Fail the candidates that follow a failed record of their FIFO message group; return the others."""
+        if not self.fail_messages:
+            return candidates  # nothing failed, nothing waits (the usual batch: no pass over its records)
         failed = {record.message_id for record in self.fail_messages}
         blocked_groups: set[str] = set()
         blocked: set[str] = set()
@@ -143,6 +145,8 @@ class StoringBatchProcessor(BatchProcessor):
         return kept
 
     def _report_failures_in_batch_order(self) -> None:
+        if not self.fail_messages:
+            return
         position = {record["messageId"]: index for index, record in enumerate(self.records)}
         failures = sorted(
             zip(self.fail_messages, self.exceptions, strict=True), key=lambda f: position[f[0].message_id]
