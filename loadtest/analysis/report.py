@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from infra.settings import PROJECT_ROOT
+from loadtest.analysis.cost_report import cost_section
 from loadtest.analysis.scaling_model import drain_table
 
 MAIN_RUN = PROJECT_ROOT / "build" / "runs" / "dev-lambda"  # `make demo`; runs beside it get a section each
@@ -444,6 +445,7 @@ def render(run_dir: Path, charts_dir: Path, out: Path) -> str:
         *other_run_rows(run_dir, charts_dir, rel),
         *fault_rows(run_dir.parent / f"{run['stack']}-chaos" / "run.json"),
         *drills_section(run_dir.parent / "drills"),
+        *cost_section(run, charts_dir, rel=rel),
         *benchmark_rows(PROJECT_ROOT / "build" / "bench.json"),
         *model_section(run),
         *REPRODUCE,

@@ -36,6 +36,7 @@ import boto3
 from infra.resource_spec import StackSpec
 from infra.settings import KEYS, PROJECT_ROOT, from_stack_file
 from loadtest.analysis import report
+from loadtest.analysis.cost_inputs import consumer_log_bytes
 from loadtest.analysis.ledger_check import LedgerResult, check_ledger, order_violations, scan_table
 from loadtest.ledger import read_ledger
 from loadtest.local.consumer_scaler import ConsumerScaler
@@ -43,6 +44,7 @@ from loadtest.local.embedded_aws import LOCAL_REGION, aws_environment, moto_serv
 from loadtest.local.emulator_ceiling import measure_pipeline_mix
 from loadtest.local.esm_runner import EsmRunner, PollerConfig
 from loadtest.local.progress import Progress
+from loadtest.local.request_counter import fetch_counts, reset_counts
 from loadtest.local.run_arguments import fault_spec, stack_name
 from loadtest.local.worker_fleet import WorkerFleet
 from loadtest.shapes import scale_stages, total_seconds
@@ -218,6 +220,7 @@ class Evidence:
     dead: list[dict]
     queued: list[dict]
     drained: bool
+    request_counts: dict  # every AWS request the pipeline made during the load and the drain, by operation
 
 
 def load_and_drain(args, settings, local, endpoint, run_dir, phases, mode) -> tuple:
@@ -237,6 +240,7 @@ def load_and_drain(args, settings, local, endpoint, run_dir, phases, mode) -> tu
         local, settings, aws_environment(endpoint), DLQ_URL=local.dlq_url, VEHICLE_PIPELINE_FAULTS=args.faults
     )
     runner = consumers(mode, config, local.dlq_url, settings, run_dir)
+    reset_counts(endpoint)  # the cost model counts the pipeline's requests, not provisioning or the ceiling
     phases.run(f"start the {'worker fleet' if mode == 'worker' else 'event source mapping'}", runner.start)
     runner.reset_clock()
     load_seconds = total_seconds(scale_stages(plan.peak_users, args.stage_seconds))
@@ -258,12 +262,14 @@ def load_and_drain(args, settings, local, endpoint, run_dir, phases, mode) -> tu
         if killer:
             killer.cancel()
         phases.run("stop the consumers", runner.stop)  # always, before moto_server goes away
+    counts = fetch_counts(endpoint)  # before the scans below add requests of their own
     sqs = boto3.client("sqs")
     evidence = Evidence(
         items=phases.run("scan the table", scan_table, boto3.resource("dynamodb").Table(local.table_name)),
         dead=phases.run("read the DLQ", read_queue, sqs, local.dlq_url),
         queued=phases.run("read what is still queued", read_queue, sqs, local.queue_url),
         drained=drained,
+        request_counts=counts,
     )
     return ceiling, plan, runner, evidence
 
@@ -304,7 +310,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     reasons = dict(Counter(reason_of(message) for message in evidence.dead))
     # FIFO promises order per message group (vehicle); a standard queue does not, so it is not counted.
     out_of_order = order_violations(evidence.items) if settings.fifo else None
-    extra = {"dlq_reasons": reasons, "order_violations": out_of_order, "plan": dataclasses.asdict(plan)}
+    extra = {
+        "dlq_reasons": reasons,
+        "order_violations": out_of_order,
+        "plan": dataclasses.asdict(plan),
+        "request_counts": evidence.request_counts,  # the cost model's inputs (REPORT "What it costs")
+        "consumer_logs": consumer_log_bytes(run_dir / ("workers" if mode == "worker" else "pollers")),
+    }
     write_run(run_dir, args, spec, phases, started_at, ceiling, runner, evidence.items, result, mode, extra)
     passed, why = verdict(result, evidence, reasons, out_of_order)
     print(f"[demo] {result.line()}", flush=True)
