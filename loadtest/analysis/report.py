@@ -424,8 +424,9 @@ REPRODUCE = [
 ]
 
 
-def render(run_dir: Path, charts_dir: Path, out: Path) -> str:
-    """REPORT.md, section by section; each section reads its own run's files."""
+def render(run_dir: Path, charts_dir: Path, out: Path, usage=None) -> str:
+    """REPORT.md, section by section; each section reads its own run's files. `usage`: the cost model's
+    inputs when they come from CloudWatch rather than from the run's request counts."""
     run = json.loads((run_dir / "run.json").read_text())
     rel = os.path.relpath(charts_dir, out.parent)
     drawn = charts(run_dir, charts_dir)
@@ -445,7 +446,7 @@ def render(run_dir: Path, charts_dir: Path, out: Path) -> str:
         *other_run_rows(run_dir, charts_dir, rel),
         *fault_rows(run_dir.parent / f"{run['stack']}-chaos" / "run.json"),
         *drills_section(run_dir.parent / "drills"),
-        *cost_section(run, charts_dir, rel=rel),
+        *cost_section(run, charts_dir, rel=rel, usage=usage),
         *benchmark_rows(PROJECT_ROOT / "build" / "bench.json"),
         *model_section(run),
         *REPRODUCE,
@@ -459,10 +460,12 @@ def from_cloudwatch(
     run_dir: Path, charts_dir: Path, stack_outputs: Path, start: str, end: str, stack: str
 ) -> list[str]:
     """An AWS run: the series from CloudWatch into samples.csv, the ledger checked against the real table
-    and DLQ, the dashboard's widgets as images. Returns the report lines that link the dashboard."""
+    and DLQ, the dashboard's widgets as images, the cost model's inputs from the stack's own counts. Returns the
+    report lines that link the dashboard, and those inputs."""
     import boto3
 
-    from loadtest.analysis.cloudwatch_source import dashboard_images, samples
+    from loadtest.analysis.cloudwatch_source import cost_totals, dashboard_images, samples
+    from loadtest.analysis.cost_inputs import usage_from_cloudwatch
     from loadtest.analysis.ledger_check import check_ledger, scan_table
     from loadtest.ledger import read_ledger
     from ops.dead_letter_queue import scan as read_dead_letters
@@ -522,7 +525,10 @@ def from_cloudwatch(
                 session.client("cloudwatch"), outputs["dashboardName"], charts_dir
             )
         ]
-    return links
+    sends = {r["Name"]: r for r in read_csv(run_dir / "locust_stats.csv")}.get("Aggregated", {})
+    totals = cost_totals(session.client("cloudwatch"), outputs, settings.metrics_namespace, begin, finish)
+    usage = usage_from_cloudwatch(totals, settings, int(sends.get("Request Count", 0)), seconds)
+    return links, usage
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -546,13 +552,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     extra: list[str] = []
+    usage = None
     if args.source == "cloudwatch":
         if not (args.stack_outputs and args.start and args.end):
             parser.error("--source cloudwatch needs --stack-outputs, --start and --end")
-        extra = from_cloudwatch(
+        extra, usage = from_cloudwatch(
             args.run_dir, args.charts_dir, args.stack_outputs, args.start, args.end, args.stack
         )
-    text = render(args.run_dir, args.charts_dir, args.out)
+    text = render(args.run_dir, args.charts_dir, args.out, usage)
     if extra:
         args.out.write_text(
             text.replace("## Run\n", "## CloudWatch dashboard\n\n" + "\n".join(extra) + "\n\n## Run\n", 1)
