@@ -26,7 +26,7 @@ import pytest
 
 from consumer import worker
 from loadtest import produce
-from loadtest.local import capacity, demo, drills, run_arguments, smoke
+from loadtest.local import bench, capacity, demo, drills, run_arguments, smoke
 from ops import redrive, status
 
 REPO = Path(__file__).resolve().parents[1]
@@ -328,6 +328,8 @@ IN_PROCESS = [
         ["--run-dir", "{plain_file}"],
         "argument --run-dir: {plain_file} is a file; give a directory (created if missing)",
     ),
+    # python -m loadtest.local.bench (make bench)
+    case("bench-takes-no-options", bench.main, ["--quick"], f"unrecognized arguments: --quick {HELP}"),
 ]
 
 PROGS = {
@@ -339,6 +341,7 @@ PROGS = {
     capacity.main: "python -m loadtest.local.capacity",
     smoke.main: "python -m loadtest.local.smoke",
     drills.main: "python -m loadtest.local.drills",
+    bench.main: "python -m loadtest.local.bench",
 }
 
 # Variables a row may set; each row starts with none of them (conftest's credentials and region stay).

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import boto3
@@ -23,10 +24,14 @@ from infra.code_package import write_zip
 from infra.resource_spec import StackSpec
 from infra.settings import PROJECT_ROOT, StackSettings
 from loadtest.local.embedded_aws import LOCAL_REGION, aws_environment, moto_server, provision
+from loadtest.local.output_to_log import output_to_log
+from ops.command_line import OneLineParser, entry_point
 from producer.sqs_producer import OutgoingMessage, SqsProducer
 from producer.vehicles import VehicleFactory
 
 BENCH_FILE = PROJECT_ROOT / "build" / "bench.json"
+HANDLER_LOG = PROJECT_ROOT / "build" / "bench-handler.log"
+PROG = "python -m loadtest.local.bench"
 
 
 def producer(endpoint: str, count: int = 1000) -> dict:
@@ -241,36 +246,44 @@ def emulator(waiting=(100, 1_000, 10_000), rounds: int = 25) -> dict:
     }
 
 
-def main() -> int:
+@entry_point(PROG, aws_failures=False)  # on moto, an AWS error is a bug
+def main(argv: Sequence[str] | None = None) -> int:
+    OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0]).parse_args(argv)  # no options: --help
     results = {}
-    with moto_server() as endpoint:
-        os.environ.update(
-            aws_environment(endpoint),
-            POWERTOOLS_METRICS_DISABLED="true",
-            POWERTOOLS_METRICS_NAMESPACE="Bench",
-            POWERTOOLS_LOG_LEVEL="WARNING",
+    # The handler's logs and EMF documents, moto's and the children's output: the log, not the terminal.
+    with output_to_log(HANDLER_LOG) as terminal:
+        with moto_server() as endpoint:
+            os.environ.update(
+                aws_environment(endpoint),
+                POWERTOOLS_METRICS_DISABLED="true",
+                POWERTOOLS_METRICS_NAMESPACE="Bench",
+                POWERTOOLS_LOG_LEVEL="WARNING",
+            )
+            local = provision(StackSpec("bench", StackSettings()), endpoint)
+            print("[bench] producer: batch of 10 vs single sends …", file=terminal)
+            results["producer"] = producer(endpoint)
+            print(f"[bench] producer: {results['producer']}", file=terminal)
+            print("[bench] consumer: 10,000 records, bulk writes vs put_item per record …", file=terminal)
+            results["consumer"] = consumer(local)
+            print(f"[bench] consumer: {results['consumer']}", file=terminal)
+        print("[bench] cold start: handler import vs bare dependencies …", file=terminal)
+        results["cold_start"] = cold_start()
+        print(f"[bench] cold start: {results['cold_start']}", file=terminal)
+        results["pipeline"] = pipeline()
+        print(f"[bench] pipeline: {results['pipeline']}", file=terminal)
+        print(
+            "[bench] emulator: per-call cost at 100, 1,000 and 10,000 waiting, stock moto vs the layer …",
+            file=terminal,
         )
-        local = provision(StackSpec("bench", StackSettings()), endpoint)
-        print("[bench] producer: batch of 10 vs single sends …", flush=True)
-        results["producer"] = producer(endpoint)
-        print(f"[bench] producer: {results['producer']}", flush=True)
-        print("[bench] consumer: 10,000 records, bulk writes vs put_item per record …", flush=True)
-        results["consumer"] = consumer(local)
-        print(f"[bench] consumer: {results['consumer']}", flush=True)
-    print("[bench] cold start: handler import vs bare dependencies …", flush=True)
-    results["cold_start"] = cold_start()
-    print(f"[bench] cold start: {results['cold_start']}", flush=True)
-    results["pipeline"] = pipeline()
-    print(f"[bench] pipeline: {results['pipeline']}", flush=True)
-    print(
-        "[bench] emulator: per-call cost at 100, 1,000 and 10,000 waiting, stock moto vs the layer …",
-        flush=True,
-    )
-    results["emulator"] = emulator()
-    print(f"[bench] emulator: {results['emulator']}", flush=True)
-    BENCH_FILE.parent.mkdir(parents=True, exist_ok=True)
-    BENCH_FILE.write_text(json.dumps(results, indent=2))
-    print(f"[bench] wrote {BENCH_FILE}")
+        results["emulator"] = emulator()
+        print(f"[bench] emulator: {results['emulator']}", file=terminal)
+        BENCH_FILE.parent.mkdir(parents=True, exist_ok=True)
+        BENCH_FILE.write_text(json.dumps(results, indent=2))
+        print(f"[bench] wrote {BENCH_FILE}", file=terminal)
+        print(
+            f"[bench] the handler's logs and metrics, and everything else printed: {HANDLER_LOG}",
+            file=terminal,
+        )
     return 0
 
 
