@@ -43,22 +43,27 @@ def resource_names(outputs: dict[str, str]) -> dict[str, str]:
     }
 
 
+def metric_query(query_id: str, namespace: str, metric: str, dimensions: dict[str, str], stat: str) -> dict:
+    """One GetMetricData query: `dimensions` maps each dimension name to its value."""
+    return {
+        "Id": query_id,
+        "ReturnData": True,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": namespace,
+                "MetricName": metric,
+                "Dimensions": [{"Name": name, "Value": value} for name, value in dimensions.items()],
+            },
+            "Period": PERIOD_S,
+            "Stat": stat,
+        },
+    }
+
+
 def metric_queries(outputs: dict[str, str]) -> list[dict[str, Any]]:
     names = resource_names(outputs)
     return [
-        {
-            "Id": query_id,
-            "ReturnData": True,
-            "MetricStat": {
-                "Metric": {
-                    "Namespace": namespace,
-                    "MetricName": metric,
-                    "Dimensions": [{"Name": dimension, "Value": names[target]}],
-                },
-                "Period": PERIOD_S,
-                "Stat": stat,
-            },
-        }
+        metric_query(query_id, namespace, metric, {dimension: names[target]}, stat)
         for query_id, namespace, metric, dimension, target, stat in SERIES
     ]
 
@@ -148,21 +153,9 @@ def cost_queries(outputs: dict[str, str]) -> list[dict[str, Any]]:
         "log_group": f"/aws/lambda/{outputs['functionName']}",
     }
     return [
-        {
-            "Id": query_id,
-            "ReturnData": True,
-            "MetricStat": {
-                "Metric": {
-                    "Namespace": namespace,
-                    "MetricName": metric,
-                    "Dimensions": [
-                        {"Name": key, "Value": names[target]} for key, target in dimensions.items()
-                    ],
-                },
-                "Period": PERIOD_S,
-                "Stat": stat,
-            },
-        }
+        metric_query(
+            query_id, namespace, metric, {key: names[target] for key, target in dimensions.items()}, stat
+        )
         for query_id, namespace, metric, dimensions, stat in COST_TOTALS
     ]
 
