@@ -39,13 +39,23 @@ def test_scale_shape_steps_out_holds_steps_in_and_idles():
     assert scale_stages(1, 5)[0] == Stage(5, 1, 1.0)
 
 
+def run_locust(endpoint: str, *options: str) -> subprocess.CompletedProcess:
+    """`locust -f loadtest/locustfile.py OPTIONS` against the moto_server at `endpoint`."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "locust"), "-f", "loadtest/locustfile.py", *options],
+        cwd=REPO,
+        env={**os.environ, **aws_environment(endpoint)},
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+
+
 def test_headless_run_records_every_accepted_message_in_the_ledger(tmp_path):
     with moto_server() as endpoint:
         local = provision(StackSpec("dev", from_stack_file("dev")), endpoint)
-        command = [
-            str(Path(sys.executable).parent / "locust"),
-            "-f",
-            "loadtest/locustfile.py",
+        run = run_locust(
+            endpoint,
             "--headless",
             "--shape",
             "constant",
@@ -68,14 +78,6 @@ def test_headless_run_records_every_accepted_message_in_the_ledger(tmp_path):
             "--csv",
             str(tmp_path / "locust"),
             "--only-summary",
-        ]
-        run = subprocess.run(
-            command,
-            cwd=REPO,
-            env={**os.environ, **aws_environment(endpoint)},
-            capture_output=True,
-            text=True,
-            timeout=90,
         )
         assert run.returncode == 0, run.stderr[-2000:]
         sqs = boto3.client("sqs", **_client_args(endpoint))
@@ -110,19 +112,11 @@ def test_scale_shape_honours_locusts_own_users_and_run_time(tmp_path):
     """-u sets the scale shape's peak and -t ends the run: Locust's options are read, not ignored."""
     with moto_server() as endpoint:
         local = provision(StackSpec("dev", from_stack_file("dev")), endpoint)
-        command = [
-            str(Path(sys.executable).parent / "locust"),
-            *("-f", "loadtest/locustfile.py", "--headless", "--shape", "scale"),
-            *("-u", "8", "-t", "3s", "--stage-seconds", "60", "--user-rate", "1"),
-            *("--queue-url", local.queue_url, "--csv", str(tmp_path / "locust"), "--csv-full-history"),
-        ]
-        run = subprocess.run(
-            command,
-            cwd=REPO,
-            env={**os.environ, **aws_environment(endpoint)},
-            capture_output=True,
-            text=True,
-            timeout=60,
+        run = run_locust(
+            endpoint,
+            *("--headless", "--shape", "scale", "-u", "8", "-t", "3s", "--stage-seconds", "60"),
+            *("--user-rate", "1", "--queue-url", local.queue_url),
+            *("--csv", str(tmp_path / "locust"), "--csv-full-history"),
         )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "will be ignored" not in run.stderr
