@@ -8,7 +8,7 @@ Phases:
    nothing else running);
 2. warm the stack's pollers (maxConcurrency of them), send a --backlog of messages, switch the event source
    mapping on and time the drain: the backlog drain rate;
-3. the stepped search: offer a rate (from --start-share of the ceiling, up by --step-share each step) for
+3. the stepped search: offer a rate (from --start-share of the ceiling, × --step-factor each step) for
    --step-seconds; a step is sustainable when the backlog does not keep growing (its slope over the step's
    last two thirds stays under 5% of the offered rate) and p99 end-to-end latency stays under --p99-bound-ms;
 4. hold the last sustainable rate for --hold-seconds: the maximum sustained stored msgs/s, and where the CPU
@@ -159,7 +159,7 @@ def search(
         )
         if not step.sustainable:
             break
-        share += args.step_share
+        share *= args.step_factor
     return steps
 
 
@@ -306,9 +306,12 @@ def _parser() -> OneLineParser:
     parser.add_argument(
         "--start-share", type=number(above=0), default=0.4, help="first step, as a share of the ceiling"
     )
-    parser.add_argument("--step-share", type=number(above=0), default=0.1, help="each step adds this share")
     parser.add_argument(
-        "--max-share", type=number(above=0), default=1.5, help="the search stops here at the latest"
+        "--step-factor", type=number(above=1), default=1.15, help="each step offers this times the last"
+    )
+    # The one-client ceiling is not the pipeline's limit (its pollers overlap calls): the search may pass it.
+    parser.add_argument(
+        "--max-share", type=number(above=0), default=3.0, help="the search stops here at the latest"
     )
     parser.add_argument("--step-seconds", type=number(above=0), default=15)
     parser.add_argument("--hold-seconds", type=number(above=0), default=30)
