@@ -310,12 +310,14 @@ class StackSettings:
             raise ConfigError(problems)
 
 
-def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
-    def outside(value: int, low: int, high: int) -> bool:
-        return not low <= value <= high
+def _outside(value: int, low: int, high: int) -> bool:
+    return not low <= value <= high
 
+
+def _queue_type_rules(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
+    """Batch size and window by queue type, and the FIFO-only switches."""
     if s.fifo:
-        if outside(s.batch_size, 1, FIFO_MAX_BATCH_SIZE):
+        if _outside(s.batch_size, 1, FIFO_MAX_BATCH_SIZE):
             yield "batchSize", s.batch_size, f"must be 1–{FIFO_MAX_BATCH_SIZE} for a FIFO queue"
         if s.batching_window_seconds != 0:
             yield "batchingWindowSeconds", s.batching_window_seconds, "must be 0 for a FIFO queue"
@@ -326,10 +328,14 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
         ):
             if on:
                 yield key, on, "only with fifo: true"
-        if outside(s.batch_size, 1, STANDARD_MAX_BATCH_SIZE):
+        if _outside(s.batch_size, 1, STANDARD_MAX_BATCH_SIZE):
             yield "batchSize", s.batch_size, f"must be 1–{STANDARD_MAX_BATCH_SIZE} for a standard queue"
         elif s.batch_size > MAX_BATCH_WITHOUT_WINDOW and s.batching_window_seconds < 1:
             yield "batchSize", s.batch_size, "over 10 needs batchingWindowSeconds ≥ 1"
+
+
+def _aws_range_rules(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
+    """Values AWS bounds at create time (infra/aws_limits.py says where each bound comes from)."""
     for key, value, limit, note in (
         ("batchingWindowSeconds", s.batching_window_seconds, aws_limits.ESM_BATCHING_WINDOW, ""),
         (
@@ -345,6 +351,10 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
         problem = limit.problem(value)
         if problem:
             yield key, value, problem + note
+
+
+def _retention_rules(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
+    """Visibility (AWS: ≥ 6 × timeout + window), message and log retention."""
     if s.visibility_timeout_seconds is not None:
         minimum = 6 * s.function_timeout_seconds + s.batching_window_seconds
         if s.visibility_timeout_seconds < minimum:
@@ -362,7 +372,7 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
             "6 × timeout + window exceeds the 43200 s SQS visibility limit",
         )
     shortest_retention = aws_limits.SQS_MESSAGE_RETENTION.low
-    if outside(s.message_retention_seconds, shortest_retention, SQS_MAX_RETENTION_SECONDS - 1):
+    if _outside(s.message_retention_seconds, shortest_retention, SQS_MAX_RETENTION_SECONDS - 1):
         yield (
             "messageRetentionSeconds",
             s.message_retention_seconds,
@@ -371,6 +381,10 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
         )
     if s.log_retention_days not in LOG_RETENTION_DAYS:
         yield "logRetentionDays", s.log_retention_days, f"must be one of {list(LOG_RETENTION_DAYS)}"
+
+
+def _identity_rules(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
+    """Who may send, the layer the functions run with, and what they run on."""
     for principal in s.producer_principals:
         if not principal.startswith("arn:aws"):
             yield "producerPrincipals", principal, "each principal must be an IAM ARN (arn:aws…), never '*'"
@@ -385,12 +399,20 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
         yield "architecture", s.architecture, f"must be one of {list(ARCHITECTURES)}"
     if s.python_runtime not in PYTHON_RUNTIMES:
         yield "pythonRuntime", s.python_runtime, f"must be one of {list(PYTHON_RUNTIMES)}"
+
+
+def _table_rules(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
+    """The table's billing."""
     if s.billing_mode not in ("PAY_PER_REQUEST", "PROVISIONED"):
         yield "billingMode", s.billing_mode, "must be PAY_PER_REQUEST or PROVISIONED"
-    if outside(s.write_capacity, 1, 40_000):
+    if _outside(s.write_capacity, 1, 40_000):
         yield "writeCapacity", s.write_capacity, "must be 1–40000"
-    if outside(s.read_capacity, 1, 40_000):
+    if _outside(s.read_capacity, 1, 40_000):
         yield "readCapacity", s.read_capacity, "must be 1–40000"
+
+
+def _function_rules(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
+    """The consumer's metrics, logs and concurrency."""
     if not s.metrics_namespace.replace("/", "").replace("-", "").replace("_", "").isalnum():
         yield "metricsNamespace", s.metrics_namespace, "must be letters, digits, '/', '-' or '_'"
     if s.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -404,6 +426,10 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
             s.reserved_concurrency_override,
             f"must be between maxConcurrency ({s.max_concurrency}) and {concurrency_quota}",
         )
+
+
+def _kms_rules(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
+    """A brought key or a created one, never both."""
     if s.kms_key_arn is not None:
         if s.create_kms_key:
             yield "kmsKeyArn", s.kms_key_arn, "bring a key or set createKmsKey, not both"
@@ -413,15 +439,19 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
                 s.kms_key_arn,
                 "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)",
             )
-    if outside(s.worker_fleet_min_size, 1, 100):
+
+
+def _fleet_rules(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
+    """The EC2 worker fleet's sizes, type and subnets."""
+    if _outside(s.worker_fleet_min_size, 1, 100):
         yield "workerFleetMinSize", s.worker_fleet_min_size, "must be 1–100 (backlog per instance needs one)"
-    elif outside(s.worker_fleet_max_size, s.worker_fleet_min_size, 100):
+    elif _outside(s.worker_fleet_max_size, s.worker_fleet_min_size, 100):
         yield (
             "workerFleetMaxSize",
             s.worker_fleet_max_size,
             f"must be between workerFleetMinSize ({s.worker_fleet_min_size}) and 100",
         )
-    if outside(s.worker_fleet_backlog_per_instance, 1, 100_000):
+    if _outside(s.worker_fleet_backlog_per_instance, 1, 100_000):
         yield "workerFleetBacklogPerInstance", s.worker_fleet_backlog_per_instance, "must be 1–100000"
     if not re.fullmatch(r"[a-z][a-z0-9-]*\.[a-z0-9]+", s.worker_fleet_instance_type):
         yield (
@@ -438,7 +468,11 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
     for subnet in s.worker_fleet_subnet_ids:
         if not re.fullmatch(r"subnet-[0-9a-f]{8,17}", subnet):
             yield "workerFleetSubnetIds", subnet, "each must be a subnet id (subnet-…)"
-    if outside(s.producer_events_per_invocation, 1, 10_000):
+
+
+def _producer_rules(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
+    """The producer Lambda and its schedule."""
+    if _outside(s.producer_events_per_invocation, 1, 10_000):
         yield "producerEventsPerInvocation", s.producer_events_per_invocation, "must be 1–10000"
     if s.producer_schedule is not None:
         schedule_problem = aws_limits.schedule_expression_problem(s.producer_schedule)
@@ -446,9 +480,13 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
             yield "producerSchedule", s.producer_schedule, schedule_problem
         elif not s.producer_function:
             yield "producerSchedule", s.producer_schedule, "needs producerFunction: true"
+
+
+def _alarm_rules(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
+    """Alarm thresholds and where they notify."""
     if s.alarm_email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", s.alarm_email):
         yield "alarmEmail", s.alarm_email, "must be an email address"
-    if outside(s.oldest_message_age_alarm_seconds, 60, s.message_retention_seconds):
+    if _outside(s.oldest_message_age_alarm_seconds, 60, s.message_retention_seconds):
         yield (
             "oldestMessageAgeAlarmSeconds",
             s.oldest_message_age_alarm_seconds,
@@ -459,8 +497,28 @@ def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
         ("durationAlarmPercentOfTimeout", s.duration_alarm_percent_of_timeout),
         ("concurrencyAlarmPercentOfMax", s.concurrency_alarm_percent_of_max),
     ):
-        if outside(value, 1, 100):
+        if _outside(value, 1, 100):
             yield key, value, "must be a percentage 1–100"
+
+
+# Each group of rules checks the keys of one concern; the order is the order faults are reported in.
+RULES = (
+    _queue_type_rules,
+    _aws_range_rules,
+    _retention_rules,
+    _identity_rules,
+    _table_rules,
+    _function_rules,
+    _kms_rules,
+    _fleet_rules,
+    _producer_rules,
+    _alarm_rules,
+)
+
+
+def _violations(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
+    for rules in RULES:
+        yield from rules(s)
 
 
 # ---- loaders -----------------------------------------------------------------------------------------

@@ -134,7 +134,7 @@ class WorkerFleet(pulumi.ComponentResource):
     def __init__(self, name: str, args: WorkerFleetArgs, opts: ResourceOptions | None = None):
         super().__init__("vehicle-pipeline:infra:WorkerFleet", name, None, component_options(COMPONENT, opts))
         self._child = ResourceOptions(parent=self)
-        spec, settings = args.spec, args.spec.settings
+        spec = args.spec
         self.bucket = self._artifact_bucket(name, spec, args.kms_key_arn)
         self.artifact = aws.s3.BucketObjectv2(
             f"{name}-artifact",
@@ -143,7 +143,20 @@ class WorkerFleet(pulumi.ComponentResource):
             source=code_archive(worker_package_files()),
             opts=self._child,
         )
-        profile = self._instance_profile(name, spec, args)
+        self.launch_template = self._launch_template(name, spec, args)
+        self.group = self._group(name, spec)
+        self.scaling_policy = self._scaling_policy(name, spec, args.queue_name)
+        self.register_outputs(
+            {
+                "groupName": self.group.name,
+                "artifactBucket": self.bucket.bucket,
+                "artifactKey": self.artifact.key,
+            }
+        )
+
+    def _user_data(self, args: WorkerFleetArgs) -> Output[str]:
+        """The systemd unit's environment and the artifact to fetch, base64 as EC2 takes it."""
+        settings = args.spec.settings
         environment = Output.all(args.queue_url, args.queue_arn, args.table_name, args.dlq_url).apply(
             lambda values: {
                 "QUEUE_URL": values[0],
@@ -155,12 +168,18 @@ class WorkerFleet(pulumi.ComponentResource):
                 **({"DLQ_URL": values[3]} if settings.route_permanent_errors_to_dlq else {}),
             }
         )
-        script = Output.all(self.bucket.bucket, self.artifact.key, environment).apply(
+        return Output.all(self.bucket.bucket, self.artifact.key, environment).apply(
             lambda values: base64.b64encode(user_data(*values).encode()).decode()
         )
+
+    def _launch_template(self, name: str, spec: StackSpec, args: WorkerFleetArgs) -> aws.ec2.LaunchTemplate:
+        """Hardened instances: IMDSv2 only, an encrypted root volume, no public IP, no key pair."""
+        settings = spec.settings
+        profile = self._instance_profile(name, spec, args)
+        script = self._user_data(args)
         security_group = self._security_group(name, spec)
         cost_allocation = resource_tags(spec.stack, COMPONENT)
-        self.launch_template = aws.ec2.LaunchTemplate(
+        return aws.ec2.LaunchTemplate(
             f"{name}-launch-template",
             name_prefix=f"{spec.prefix}-worker-",
             # Resolved by EC2 at each launch: the latest Amazon Linux 2023 for the stack's architecture.
@@ -195,7 +214,12 @@ class WorkerFleet(pulumi.ComponentResource):
             update_default_version=True,
             opts=self._child,
         )
-        self.group = aws.autoscaling.Group(
+
+    def _group(self, name: str, spec: StackSpec) -> aws.autoscaling.Group:
+        """Between the fleet's bounds, in the configured private subnets, refreshed a few at a time."""
+        settings = spec.settings
+        cost_allocation = resource_tags(spec.stack, COMPONENT)
+        return aws.autoscaling.Group(
             f"{name}-group",
             name=f"{spec.prefix}-workers",
             min_size=settings.worker_fleet_min_size,
@@ -220,24 +244,21 @@ class WorkerFleet(pulumi.ComponentResource):
             ],
             opts=self._child,
         )
-        self.scaling_policy = aws.autoscaling.Policy(
+
+    def _scaling_policy(self, name: str, spec: StackSpec, queue_name: Input[str]) -> aws.autoscaling.Policy:
+        """Target tracking on visible messages per in-service instance."""
+        settings = spec.settings
+        return aws.autoscaling.Policy(
             f"{name}-backlog-per-instance",
             autoscaling_group_name=self.group.name,
             policy_type="TargetTrackingScaling",
             target_tracking_configuration=aws.autoscaling.PolicyTargetTrackingConfigurationArgs(
                 target_value=settings.worker_fleet_backlog_per_instance,
-                customized_metric_specification=Output.all(args.queue_name, self.group.name).apply(
+                customized_metric_specification=Output.all(queue_name, self.group.name).apply(
                     lambda names: {"metrics": backlog_per_instance_metrics(*names)}
                 ),
             ),
             opts=self._child,
-        )
-        self.register_outputs(
-            {
-                "groupName": self.group.name,
-                "artifactBucket": self.bucket.bucket,
-                "artifactKey": self.artifact.key,
-            }
         )
 
     def _artifact_bucket(self, name: str, spec: StackSpec, kms_key_arn: Input[str] | None) -> aws.s3.Bucket:
