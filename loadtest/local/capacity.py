@@ -9,7 +9,8 @@ Phases:
 2. warm the stack's pollers (maxConcurrency of them), send a --backlog of messages, switch the event source
    mapping on and time the drain: the backlog drain rate;
 3. the stepped search: offer a rate (from --start-share of the ceiling, × --step-factor each step) for
-   --step-seconds; a step is sustainable when the backlog does not keep growing (its slope over the step's
+   --step-seconds, then two halvings between the last sustainable rate and the first that was not (--refine);
+   a step is sustainable when the backlog does not keep growing (its slope over the step's
    last two thirds stays under 5% of the offered rate) and p99 end-to-end latency stays under --p99-bound-ms;
 4. hold the last sustainable rate for --hold-seconds: the maximum sustained stored msgs/s, and where the CPU
    goes (the emulator's process, the pollers, this process's producer threads);
@@ -141,9 +142,11 @@ def drain(runner: EsmRunner, deadline_s: float, progress: Progress) -> float | N
 def search(
     args, runner: EsmRunner, producer: PacedProducer, ceiling: float, progress: Progress
 ) -> list[Step]:
+    """Up by --step-factor until a step is not sustainable, then --refine halvings of the interval between
+    the last sustainable share and the first that was not."""
     steps: list[Step] = []
-    share = args.start_share
-    while share <= args.max_share + 1e-9:
+
+    def offer(share: float) -> Step:
         progress.phase = f"step {len(steps) + 1}: offer {share:.2f} × ceiling"
         step = judge(
             run_step(Step(round(share * ceiling, 1)), args.step_seconds, runner, producer, progress),
@@ -157,9 +160,20 @@ def search(
             f"{'sustainable' if step.sustainable else 'NOT sustainable, ' + step.why}",
             flush=True,
         )
-        if not step.sustainable:
-            break
-        share *= args.step_factor
+        return step
+
+    good, share = None, args.start_share
+    while share <= args.max_share + 1e-9 and offer(share).sustainable:
+        good, share = share, share * args.step_factor
+    if good is None or share > args.max_share + 1e-9:
+        return steps  # nothing sustainable, or sustainable all the way up
+    bad = share
+    for _ in range(args.refine):
+        middle = (good + bad) / 2
+        if offer(middle).sustainable:
+            good = middle
+        else:
+            bad = middle
     return steps
 
 
@@ -215,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             producer.start()
             steps = search(args, runner, producer, ceiling, progress)
             held = [s for s in steps if s.sustainable]
-            hold_target = held[-1].target_msgs_per_s if held else steps[0].target_msgs_per_s / 2
+            hold_target = max(s.target_msgs_per_s for s in held) if held else steps[0].target_msgs_per_s / 2
             progress.phase = f"hold {hold_target:.0f} msgs/s"
             meter = CpuMeter({"emulator": [moto_pid], "pollers": runner.pids(), "producer": [os.getpid()]})
             hold = judge(
@@ -308,6 +322,9 @@ def _parser() -> OneLineParser:
     )
     parser.add_argument(
         "--step-factor", type=number(above=1), default=1.15, help="each step offers this times the last"
+    )
+    parser.add_argument(
+        "--refine", type=whole_number(0), default=2, help="halvings between the last good and first bad step"
     )
     # The one-client ceiling is not the pipeline's limit (its pollers overlap calls): the search may pass it.
     parser.add_argument(
