@@ -38,7 +38,10 @@ def dead_letter_entry(record: SQSRecord, entry_id: str, reason: str, detail: str
     original = _send_shape(dict(record.raw_event.get("messageAttributes") or {}))
     kept = dict(list(original.items())[: SQS_MAX_MESSAGE_ATTRIBUTES - 2])  # room for the two we add
     kept[REASON_ATTRIBUTE] = {"DataType": "String", "StringValue": f"{reason}: {detail}"[:1024]}
-    kept[SOURCE_ID_ATTRIBUTE] = {"DataType": "String", "StringValue": record.message_id}
+    # A message routed before and redriven since keeps the id of the message its producer sent: that is the id
+    # the producer's ledger knows, and every later dead letter of it must still answer to it.
+    source = original.get(SOURCE_ID_ATTRIBUTE, {}).get("StringValue") or record.message_id
+    kept[SOURCE_ID_ATTRIBUTE] = {"DataType": "String", "StringValue": source}
     entry = {"Id": entry_id, "MessageBody": record.body, "MessageAttributes": kept}
     if fifo:
         entry["MessageGroupId"] = record.attributes.message_group_id or "invalid"

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from consumer.dead_letters import REASON_ATTRIBUTE, SOURCE_ID_ATTRIBUTE
+from consumer.dead_letters import REASON_ATTRIBUTE
 from consumer.sqs_event import delete_messages
 from ops.command_line import OneLineParser, UsageError, entry_point, number
 from ops.dead_letter_queue import MAX_RECEIVES, SCAN_VISIBILITY_SECONDS, reason_of, scan
@@ -45,7 +45,9 @@ def summarize(messages: Sequence[dict], samples: int = 3) -> dict[str, Any]:
 
 
 def _resend_entry(message: dict, index: int, fifo: bool) -> dict:
-    """The message as its producer sent it: our routing attributes removed, everything else kept."""
+    """The message as its producer sent it, with the id of that first message: the last failure's reason is
+    removed (a new failure gets its own), `sourceMessageId` kept (SQS's move task keeps attributes too), so a
+    poison message routed again still names the message the producer's ledger knows."""
     attributes = {
         name: {
             key: value
@@ -53,7 +55,7 @@ def _resend_entry(message: dict, index: int, fifo: bool) -> dict:
             if key in ("DataType", "StringValue", "BinaryValue")
         }
         for name, attribute in message.get("MessageAttributes", {}).items()
-        if name not in (REASON_ATTRIBUTE, SOURCE_ID_ATTRIBUTE)
+        if name != REASON_ATTRIBUTE
     }
     entry: dict[str, Any] = {"Id": str(index), "MessageBody": message["Body"]}
     if attributes:

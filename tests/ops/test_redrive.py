@@ -67,7 +67,11 @@ def test_copy_redrive_restores_body_and_attributes_and_empties_the_dlq(queues):
     ]
     by_body = {m["Body"]: m.get("MessageAttributes", {}) for m in messages}
     assert sorted(by_body) == sorted(["garbage", "{}", vehicle_body("e-redriven")])
-    assert by_body["garbage"] == {"origin": {"StringValue": "fleet-7", "DataType": "String"}}
+    # The last failure's reason goes; the producer's own attributes and the first message's id stay.
+    assert by_body["garbage"] == {
+        "origin": {"StringValue": "fleet-7", "DataType": "String"},
+        "sourceMessageId": {"StringValue": "m1", "DataType": "String"},
+    }
     assert len(sleeps) == 1 and 0 < sleeps[0] <= 0.3  # 3 messages at 10/s
 
 
@@ -164,3 +168,26 @@ def test_purge_and_redrive_without_a_terminal_do_nothing_unless_told_yes(queues,
     ]
     assert redrive.main([*copy, "--rate", "1000", "--yes"], sqs=sqs, ask=no_terminal) == 0
     assert (visible(sqs, dlq), visible(sqs, queue)) == (0, 3)
+
+
+def test_a_poison_message_routed_redriven_and_routed_again_still_names_the_first_message(queues, store):
+    sqs, queue, dlq = queues
+    fill_dlq(sqs, dlq)
+    redrive.copy_redrive(sqs, dlq, queue, rate=100, sleep=lambda _: None)
+    redriven = sqs.receive_message(
+        QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"], AttributeNames=["All"]
+    )["Messages"]
+    garbage = next(m for m in redriven if m["Body"] == "garbage")
+    record = sqs_record("garbage", garbage["MessageId"])  # the redriven copy has a new messageId
+    record["messageAttributes"] = {
+        name: {"stringValue": value["StringValue"], "dataType": value["DataType"]}
+        for name, value in garbage["MessageAttributes"].items()
+    }
+
+    DeadLetterRouter(dlq, sqs=sqs).route([(SQSRecord(record), "not_json", "again")])
+
+    letter = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, MessageAttributeNames=["All"])[
+        "Messages"
+    ]
+    assert [m["MessageAttributes"]["sourceMessageId"]["StringValue"] for m in letter] == ["m1"]
+    assert letter[0]["MessageAttributes"]["failureReason"]["StringValue"] == "not_json: again"
