@@ -170,7 +170,7 @@ def outage(drill: Drill) -> tuple[dict, list[str]]:
         "seconds_to_first_dead_letter": round(first_dead - outage_start, 1) if first_dead else None,
         "dlq_alarm_condition_met": first_dead is not None,
         "dead_lettered_by_redrive_policy": len(by_policy),
-        "redrive_command": " ".join(["python -m ops.redrive", *runbook]),
+        "redrive_command": " ".join(["python -m ops.redrive", *runbook]).replace(f"{PROJECT_ROOT}/", ""),
         "redrive_seconds": round(redrive_s, 1),
         "redriven_latency_p50_ms": percentile(latencies, 0.5),
         "redriven_latency_max_ms": max(latencies, default=0),
