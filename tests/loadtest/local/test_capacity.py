@@ -17,10 +17,17 @@ def test_slope_is_the_least_squares_fit():
 @pytest.mark.parametrize(
     ("step", "why"),
     [
-        (Step(100, offered_msgs_per_s=100, backlog_slope=4.9, p99_ms=100), ""),
+        (Step(100, offered_msgs_per_s=100, stored_msgs_per_s=96, backlog_slope=4.9, p99_ms=100), ""),
+        (
+            Step(100, offered_msgs_per_s=100, stored_msgs_per_s=94, p99_ms=100),
+            "stored 94 of 100 msgs/s offered",
+        ),
         (Step(100, offered_msgs_per_s=100, backlog_slope=6, p99_ms=100), "backlog grows 6 msgs/s"),
-        (Step(100, offered_msgs_per_s=100, backlog_slope=0, p99_ms=2500), "p99 2500 ms > 2000 ms"),
-        (Step(100, offered_msgs_per_s=80, p99_ms=10), "the producer placed only 80 of 100/s"),
+        (Step(100, offered_msgs_per_s=100, stored_msgs_per_s=100, p99_ms=2500), "p99 2500 ms > 2000 ms"),
+        (
+            Step(100, offered_msgs_per_s=80, stored_msgs_per_s=80, p99_ms=10),
+            "the producer placed only 80 of 100/s",
+        ),
     ],
 )
 def test_a_step_is_sustainable_unless_the_backlog_grows_p99_passes_or_the_producer_lags(step, why):
@@ -31,12 +38,17 @@ def test_a_step_is_sustainable_unless_the_backlog_grows_p99_passes_or_the_produc
 def test_search_climbs_by_the_factor_then_halves_toward_the_knee(monkeypatch):
     knee = 560.0  # msgs/s the fake pipeline sustains
 
+    offered = []
+
     def fake_step(step, seconds, runner, producer, progress):
-        step.offered_msgs_per_s = step.target_msgs_per_s
+        offered.append(step.target_msgs_per_s)
+        step.offered_msgs_per_s = step.stored_msgs_per_s = step.target_msgs_per_s
         step.backlog_slope = 0.0 if step.target_msgs_per_s <= knee else 50.0
         return step
 
     monkeypatch.setattr(capacity, "run_step", fake_step)
+    settled_after = []  # how many steps had run each time the queue was drained
+    monkeypatch.setattr(capacity, "settle", lambda *_: settled_after.append(len(offered)))
     args = argparse.Namespace(
         start_share=0.4, step_factor=1.15, max_share=3.0, refine=2, step_seconds=1, p99_bound_ms=2000
     )
@@ -49,3 +61,4 @@ def test_search_climbs_by_the_factor_then_halves_toward_the_knee(monkeypatch):
     targets = [s.target_msgs_per_s for s in steps]
     assert targets == [400.0, 460.0, 529.0, 608.3, 568.7, 548.8]  # 0.4 × 1.15³ = 0.60835, rounded
     assert [s.sustainable for s in steps] == [True, True, True, False, False, True]
+    assert settled_after == [4, 5]  # before each refined step: it starts without the last one's backlog
