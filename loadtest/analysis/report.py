@@ -292,6 +292,7 @@ def capacity_section(capacity_file: Path, rel: str) -> list[str]:
         f"| {c['backlog']:,}-message backlog drained in (s) / at msgs/s | {c['backlog_drain_seconds']} /"
         f" {c['backlog_drain_msgs_per_s']:.0f} | |",
         f"| backlog drain rate / sustained rate | **{c['backlog_drain_share_of_sustained']:.2f}** | ≥ {c['goal_drain_share']} |",
+        f"| queue bounded during the hold | {'yes' if c['hold']['sustainable'] else 'no: ' + c['hold']['why']} | yes |",
         f"| hold p50 / p95 / p99 (ms) | {c['hold']['p50_ms']:.0f} / {c['hold']['p95_ms']:.0f} / {c['hold']['p99_ms']:.0f} |"
         f" p99 ≤ {c['p99_bound_ms']:.0f} |",
         f"| ledger | `{ledger_line(c['ledger'])}` | all 0 but stored |",

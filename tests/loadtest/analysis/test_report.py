@@ -192,6 +192,7 @@ def test_capacity_section_reports_the_knee_the_goals_and_the_cpu(tmp_path):
     text = report.render(tmp_path / "dev-lambda", tmp_path / "report", tmp_path / "REPORT.md")
 
     assert "| sustained / ceiling | **0.80** | ≥ 0.75 |" in text
+    assert "| queue bounded during the hold | yes | yes |" in text
     assert "| maximum sustained stored msgs/s (held 30 s) | 320 | |" in text
     assert "| backlog drain rate / sustained rate | **1.04** | ≥ 0.8 |" in text
     assert "| 2 | 298 | 296 | 0 → 20 | 40 | 5.5 / 6 | 40 / 120 / 300 | no: backlog grows 40 msgs/s |" in text
