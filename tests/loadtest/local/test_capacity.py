@@ -62,3 +62,36 @@ def test_search_climbs_by_the_factor_then_halves_toward_the_knee(monkeypatch):
     assert targets == [400.0, 460.0, 529.0, 608.3, 568.7, 548.8]  # 0.4 × 1.15³ = 0.60835, rounded
     assert [s.sustainable for s in steps] == [True, True, True, False, False, True]
     assert settled_after == [4, 5]  # before each refined step: it starts without the last one's backlog
+
+
+def test_a_hold_that_does_not_stay_bounded_falls_back_to_the_next_sustainable_rate(monkeypatch):
+    def fake_step(step, seconds, runner, producer, progress):
+        step.offered_msgs_per_s = step.stored_msgs_per_s = step.target_msgs_per_s
+        step.backlog_slope = 0.0 if step.target_msgs_per_s <= 470 else 40.0  # the long hold finds the truth
+        return step
+
+    class Meter:
+        def __init__(self, groups):
+            self.groups = groups
+
+        def cores(self):
+            return {name: 0.5 for name in self.groups}
+
+    class Runner:
+        def pids(self):
+            return [1]
+
+    class Progress:
+        phase = ""
+
+    monkeypatch.setattr(capacity, "run_step", fake_step)
+    monkeypatch.setattr(capacity, "settle", lambda *_: None)
+    monkeypatch.setattr(capacity, "CpuMeter", Meter)
+    steps = [Step(t, sustainable=ok) for t, ok in ((400, True), (460, True), (529, True), (608, False))]
+    args = argparse.Namespace(hold_seconds=1, p99_bound_ms=2000)
+
+    hold, cpu, failed = capacity.hold_the_knee(args, steps, Runner(), None, Progress(), moto_pid=1)
+
+    assert (hold.target_msgs_per_s, hold.sustainable) == (460, True)
+    assert [(h.target_msgs_per_s, h.why) for h in failed] == [(529, "backlog grows 40 msgs/s")]
+    assert cpu == {"emulator": 0.5, "pollers": 0.5, "producer": 0.5}
