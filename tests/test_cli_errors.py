@@ -607,11 +607,14 @@ def _recipe_line(target: str, runs: str) -> int:
 def test_make_targets_fail_with_the_commands_line_then_makes_own(
     target, variables, line, runs, user_environment
 ):
-    # -o: never rebuild the venv here, even when requirements.lock is newer than it.
+    # -o: never rebuild the venv here, even when requirements.lock is newer than it. Under `make test` this
+    # runs inside make: without make's variables the inner make is top-level, as a user's ("make:" not
+    # "make[1]:").
+    top_level = {k: v for k, v in user_environment.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
     run = subprocess.run(
         ["make", "--no-print-directory", "-o", ".venv/.installed", target, *variables],
         cwd=REPO,
-        env=user_environment,
+        env=top_level,
         capture_output=True,
         text=True,
         timeout=60,

@@ -140,7 +140,8 @@ def received(stats_file) -> int:
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_a_stopped_worker_loses_nothing(local, tmp_path, stop_signal):
     stack, environment = local
-    sent = events(300, seed=3)
+    # Enough that the worker is still busy when the signal lands: it drains hundreds a second on moto now.
+    sent = events(1500, seed=3)
     send(boto3.client("sqs"), stack.queue_url, [e.to_json() for e in sent])
     first = start_worker_process(stack, environment, tmp_path / "first.json")
     try:
