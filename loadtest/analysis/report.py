@@ -18,6 +18,7 @@ from pathlib import Path
 
 from infra.settings import PROJECT_ROOT
 from loadtest.analysis.cost_report import cost_section
+from loadtest.analysis.percentiles import percentile
 from loadtest.analysis.scaling_model import drain_table
 
 MAIN_RUN = PROJECT_ROOT / "build" / "runs" / "dev-lambda"  # `make demo`; runs beside it get a section each
@@ -28,13 +29,6 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return []
     with open(path, newline="") as source:
         return list(csv.DictReader(source))
-
-
-def percentile(values: list[float], share: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def charts(run_dir: Path, charts_dir: Path) -> list[tuple[str, str]]:

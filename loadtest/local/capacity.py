@@ -37,8 +37,8 @@ import boto3
 from infra.resource_spec import StackSpec
 from infra.settings import PROJECT_ROOT, from_stack_file
 from loadtest.analysis.ledger_check import check_ledger, scan_table
+from loadtest.analysis.percentiles import percentile
 from loadtest.ledger import LedgerWriter, read_ledger
-from loadtest.local.consumer_scaler import percentile
 from loadtest.local.embedded_aws import aws_environment, moto_server_process, provision
 from loadtest.local.emulator_ceiling import measure_pipeline_mix
 from loadtest.local.esm_runner import EsmRunner, PollerConfig

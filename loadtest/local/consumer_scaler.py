@@ -28,13 +28,6 @@ class Sample:
     stored_total: int
 
 
-def percentile(values: list[int], share: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return float(ordered[min(len(ordered) - 1, int(share * len(ordered)))])
-
-
 class ConsumerScaler(abc.ABC):
     STOP_TIMEOUT_S = 15
 

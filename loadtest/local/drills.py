@@ -37,8 +37,8 @@ from infra.resource_spec import StackSpec
 from infra.settings import PROJECT_ROOT, StackSettings, from_stack_file
 from loadtest.analysis import report
 from loadtest.analysis.ledger_check import LedgerResult, check_ledger, scan_table
+from loadtest.analysis.percentiles import percentile
 from loadtest.ledger import LedgerWriter, read_ledger
-from loadtest.local.consumer_scaler import percentile
 from loadtest.local.embedded_aws import LocalStack, aws_environment, moto_server, provision
 from loadtest.local.esm_runner import EsmRunner, PollerConfig
 from loadtest.local.paced_producer import PacedProducer

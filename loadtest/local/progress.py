@@ -13,7 +13,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from loadtest.local.consumer_scaler import ConsumerScaler, percentile
+from loadtest.analysis.percentiles import percentile
+from loadtest.local.consumer_scaler import ConsumerScaler
 
 
 class Progress:
