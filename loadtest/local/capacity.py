@@ -136,18 +136,7 @@ def settle(runner: EsmRunner, producer: PacedProducer, progress: Progress) -> No
     """Offer nothing until the queue is empty, so the next step measures its own rate, not a backlog."""
     producer.set_rate(0)
     progress.offered, progress.phase = 0.0, "drain before the next step"
-    drain(runner, DRAIN_DEADLINE_S, progress)
-
-
-def drain(runner: EsmRunner, deadline_s: float, progress: Progress) -> float | None:
-    """Seconds until the queue is empty (nothing visible or in flight), or None at the deadline."""
-    started = time.monotonic()
-    while time.monotonic() - started < deadline_s:
-        visible, in_flight, _ = runner.depth()
-        if visible == 0 and in_flight == 0:
-            return time.monotonic() - started
-        time.sleep(0.5)
-    return None
+    runner.wait_until_drained(DRAIN_DEADLINE_S)
 
 
 def search(
@@ -260,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             runner.reset_clock()
             progress.start()
             progress.phase = f"drain a {args.backlog}-message backlog"
-            backlog_seconds = drain(runner, DRAIN_DEADLINE_S, progress)
+            backlog_seconds = runner.wait_until_drained(DRAIN_DEADLINE_S)
             runner.forget_latencies()  # the backlog's waits are not the search's
             producer.start()
             steps = search(args, runner, producer, ceiling, progress)
@@ -268,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             producer.set_rate(0)
             progress.offered = 0.0
             progress.phase = "final drain"
-            final_drain = drain(runner, DRAIN_DEADLINE_S, progress)
+            final_drain = runner.wait_until_drained(DRAIN_DEADLINE_S)
         finally:
             progress.stop()
             producer.stop()

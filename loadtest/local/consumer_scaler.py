@@ -126,6 +126,16 @@ class ConsumerScaler(abc.ABC):
             int(dlq["Attributes"]["ApproximateNumberOfMessages"]),
         )
 
+    def wait_until_drained(self, deadline_s: float, poll_s: float = 0.5) -> float | None:
+        """Seconds until the queue is empty (nothing visible or in flight), or None at the deadline."""
+        started = time.monotonic()
+        while time.monotonic() - started < deadline_s:
+            visible, in_flight, _ = self.depth()
+            if visible == 0 and in_flight == 0:
+                return time.monotonic() - started
+            time.sleep(poll_s)
+        return None
+
     def _record_latencies(self, latencies: list[int]) -> None:
         self.latencies_ms.extend(latencies)
 

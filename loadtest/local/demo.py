@@ -144,12 +144,8 @@ def locust_load(run_dir: Path, batch_size: int):
 
 
 def wait_for_drain(runner: ConsumerScaler, deadline_s: float) -> bool:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        visible, in_flight, _ = runner.depth()
-        if visible == 0 and in_flight == 0:
-            return True
-        time.sleep(1)
+    if runner.wait_until_drained(deadline_s, poll_s=1) is not None:
+        return True
     print(f"[demo] the queue did not drain within {deadline_s} s", flush=True)
     return False
 

@@ -86,13 +86,7 @@ class Drill:
     def drain(self) -> bool:
         self.producer.set_rate(0)
         self.progress.phase = "drain"
-        deadline = time.monotonic() + DRAIN_DEADLINE_S
-        while time.monotonic() < deadline:
-            visible, in_flight, _ = self.runner.depth()
-            if visible == 0 and in_flight == 0:
-                return True
-            time.sleep(0.5)
-        return False
+        return self.runner.wait_until_drained(DRAIN_DEADLINE_S) is not None
 
     def stored_rate(self, start: float, end: float) -> float:
         inside = [s for s in self.runner.samples if start <= s.t_s <= end]
