@@ -263,7 +263,7 @@ def ledger_verdict(ledger: dict) -> str:
     return "no message lost, pending or stored twice" if clean else "FAILED"
 
 
-def len_s(step: dict) -> str:
+def seconds_held(step: dict) -> str:
     return f"{step['t_end_s'] - step['t_start_s']:.0f}"
 
 
@@ -292,7 +292,7 @@ def capacity_section(capacity_file: Path, rel: str) -> list[str]:
         f"| backlog drain rate / sustained rate | **{c['backlog_drain_share_of_sustained']:.2f}** | ≥ {c['goal_drain_share']} |",
         f"| queue bounded during the hold | {'yes' if c['hold']['sustainable'] else 'no: ' + c['hold']['why']} | yes |",
         *[
-            f"| an earlier hold, at {h['target_msgs_per_s']:.0f} msgs/s, not bounded over {len_s(h)} s | {h['why']} | |"
+            f"| an earlier hold, at {h['target_msgs_per_s']:.0f} msgs/s, not bounded over {seconds_held(h)} s | {h['why']} | |"
             for h in c.get("failed_holds", [])
         ],
         f"| hold p50 / p95 / p99 (ms) | {c['hold']['p50_ms']:.0f} / {c['hold']['p95_ms']:.0f} / {c['hold']['p99_ms']:.0f} |"
