@@ -284,7 +284,7 @@ def capacity_section(capacity_file: Path, rel: str) -> list[str]:
         "",
         "| figure | value | goal |",
         "|---|---|---|",
-        f"| maximum sustained stored msgs/s (held {c['hold']['t_end_s'] - c['hold']['t_start_s']:.0f} s) |"
+        f"| maximum sustained stored msgs/s (held {seconds_held(c['hold'])} s) |"
         f" {c['sustained_msgs_per_s']:.0f} | |",
         f"| sustained / ceiling | **{c['sustained_share_of_ceiling']:.2f}** | ≥ {c['goal_sustained_share']} |",
         f"| {c['backlog']:,}-message backlog drained in (s) / at msgs/s | {c['backlog_drain_seconds']} /"
