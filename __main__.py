@@ -1,8 +1,6 @@
-"""Vehicle events pipeline: SQS queue (+ DLQ) -> Lambda consumer (Powertools) -> DynamoDB table.
-
-One stack per environment; every size and switch comes from `Pulumi.<stack>.yaml` through
-`infra/settings.py`, every name from `infra/resource_spec.py`.
-"""
+"""Vehicle events pipeline: SQS queue (+ DLQ) -> Lambda consumer (Powertools) -> DynamoDB table. One stack
+per environment; every size and switch comes from `Pulumi.<stack>.yaml` through `infra/settings.py`, every
+name from `infra/resource_spec.py`."""
 
 import pulumi
 import pulumi_aws as aws
@@ -55,6 +53,7 @@ monitoring = Monitoring(
         function_name=consumer.function_name,
         table_name=table.table_name,
         log_group_name=consumer.log_group_name,
+        event_source_mapping_uuid=consumer.event_source_mapping_uuid,
         kms_key_arn=encryption.key_arn,
     ),
     tagged,

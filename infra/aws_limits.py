@@ -28,6 +28,27 @@ LAMBDA_QUOTAS = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-lim
 LAMBDA_PUT_CONCURRENCY = "https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionConcurrency.html"
 LAMBDA_CREATE_ESM = "https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html"
 LAMBDA_SCALING_CONFIG = "https://docs.aws.amazon.com/lambda/latest/api/API_ScalingConfig.html"
+LAMBDA_PROVISIONED_POLLER_CONFIG = (
+    "https://docs.aws.amazon.com/lambda/latest/api/API_ProvisionedPollerConfig.html"
+)
+CFN_ESM_PROVISIONED_POLLER_CONFIG = (
+    "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/"
+    "aws-properties-lambda-eventsourcemapping-provisionedpollerconfig.html"
+)
+LAMBDA_ESM_PROVISIONED_MODE = (
+    "https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html"
+    "#invocation-eventsourcemapping-provisioned-mode"
+)
+LAMBDA_SQS_SCALING = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html"
+# AWS News Blog, 14 Nov 2025, "AWS Lambda enhances event processing with provisioned mode for SQS
+# event-source mapping": up to 20,000 concurrency, scaling up to 1,000 concurrent executions a minute.
+LAMBDA_SQS_PROVISIONED_MODE_NEWS = (
+    "https://aws.amazon.com/blogs/aws/"
+    "aws-lambda-enhances-sqs-processing-with-new-provisioned-mode-3x-faster-scaling-16x-higher-capacity/"
+)
+LAMBDA_ESM_METRICS_CONFIG = (
+    "https://docs.aws.amazon.com/lambda/latest/api/API_EventSourceMappingMetricsConfig.html"
+)
 IAM_CREATE_ROLE = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html"
 IAM_PUT_ROLE_POLICY = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_PutRolePolicy.html"
 IAM_CREATE_POLICY = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreatePolicy.html"
@@ -167,6 +188,21 @@ ESM_FIFO_BATCH_SIZE = Range(1, 10, LAMBDA_CREATE_ESM)
 ESM_BATCHING_WINDOW = Range(0, 300, LAMBDA_CREATE_ESM)  # FIFO sources take no window at all
 ESM_MAX_BATCH_WITHOUT_WINDOW = 10  # LAMBDA_CREATE_ESM: a larger batch needs a window of at least 1 s
 ESM_MAX_CONCURRENCY = Range(2, 1_000, LAMBDA_SCALING_CONFIG)
+# Provisioned mode (ProvisionedPollerConfig) for an SQS source; AWS refuses it together with ScalingConfig's
+# maximum concurrency (LAMBDA_SQS_SCALING: "mutually exclusive options"). The minimum is 2–200 on every page.
+# The maximum is not: the developer guide (LAMBDA_ESM_PROVISIONED_MODE) and CloudFormation
+# (CFN_ESM_PROVISIONED_POLLER_CONFIG: 1–2000, 2 for SQS) say 2–2,000; the Lambda API reference and the SDKs
+# generated from it (LAMBDA_PROVISIONED_POLLER_CONFIG) say 2–10,000. AWS CDK (aws-cdk#37550) validates
+# 2–2,000, the Serverless Framework (serverless#13835) 2–10,000, pulumi-aws 7.51.1's docstring 1–2000. The
+# validation takes 2–2,000: every page accepts it, and 2,000 pollers × 10 invokes is the 20,000 concurrency
+# of the News Blog (LAMBDA_SQS_PROVISIONED_MODE_NEWS).
+ESM_SQS_MINIMUM_POLLERS = Range(2, 200, LAMBDA_ESM_PROVISIONED_MODE)
+ESM_SQS_MAXIMUM_POLLERS = Range(2, 2_000, LAMBDA_ESM_PROVISIONED_MODE)
+# Each SQS event poller handles up to 1 MB/s, up to 10 concurrent invokes or up to 10 polling calls a second
+# (LAMBDA_SQS_SCALING): the mapping's concurrency in provisioned mode is at most 10 × the maximum pollers.
+ESM_SQS_CONCURRENT_INVOKES_PER_POLLER = 10
+# MetricsConfig: EventCount is the only group an SQS source publishes (ErrorCount, KafkaMetrics: Kafka).
+ESM_SQS_METRIC_GROUPS = ("EventCount",)  # LAMBDA_ESM_METRICS_CONFIG
 
 # ---- IAM ---------------------------------------------------------------------------------------------------
 _IAM_NAME_CHARS = r"[\w+=,.@-]+"

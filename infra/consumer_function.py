@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
-from infra import policies, powertools_layer
+from infra import aws_limits, policies, powertools_layer
 from infra.code_package import package_files
 from infra.cost_tags import component_options
 from infra.resource_spec import StackSpec
@@ -95,6 +95,7 @@ class ConsumerFunction(pulumi.ComponentResource):
         self.event_source_mapping = self._event_source_mapping(name, args)
 
         self.function_name = self.function.name
+        self.event_source_mapping_uuid = self.event_source_mapping.uuid  # the dimension of its own metrics
         self.function_arn = self.function.arn
         self.role_arn = self.role.arn
         self.log_group_name = self.log_group.name
@@ -127,7 +128,7 @@ class ConsumerFunction(pulumi.ComponentResource):
                 log_format="Text", log_group=self.log_group.name
             ),
             # Reserved: the poller is never throttled by other functions, and this one can never take more
-            # than its share of the account (validated ≥ maxConcurrency).
+            # than its share of the account (validated ≥ the mapping's maximum concurrency).
             reserved_concurrent_executions=settings.reserved_concurrency,
             kms_key_arn=args.kms_key_arn,  # environment variables at rest
             environment=aws.lambda_.FunctionEnvironmentArgs(
@@ -153,10 +154,34 @@ class ConsumerFunction(pulumi.ComponentResource):
             batch_size=settings.batch_size,
             # Left unset at 0: FIFO sources reject the parameter, and 0 is Lambda's default anyway.
             maximum_batching_window_in_seconds=settings.batching_window_seconds or None,
-            scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(
-                maximum_concurrency=settings.max_concurrency
+            **_scaling(settings),
+            # EventCount: polled, invoked, failed and deleted events per mapping (AWS/Lambda, dimension
+            # EventSourceMappingUUID), off unless asked for; the dashboard and an alarm read them.
+            # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics
+            metrics_config=aws.lambda_.EventSourceMappingMetricsConfigArgs(
+                metrics=list(aws_limits.ESM_SQS_METRIC_GROUPS)
             ),
             function_response_types=["ReportBatchItemFailures"],
             enabled=True,
             opts=ResourceOptions(parent=self),
         )
+
+
+def _scaling(settings: StackSettings) -> dict:
+    """Standard mode: ScalingConfig's maximum concurrency. Provisioned mode: event pollers (minimum kept warm
+    and billed, maximum bounding the concurrency at 10 invokes each), never both: AWS refuses the pair
+    (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html). pulumi-aws 7.51.1 documents
+    provisioned_poller_config as Kafka-only; the Lambda API takes it for SQS since November 2025 (AWS News
+    Blog, "AWS Lambda enhances event processing with provisioned mode for SQS event-source mapping")."""
+    pollers = settings.provisioned_pollers
+    if pollers is None:
+        return {
+            "scaling_config": aws.lambda_.EventSourceMappingScalingConfigArgs(
+                maximum_concurrency=settings.max_concurrency
+            )
+        }
+    return {
+        "provisioned_poller_config": aws.lambda_.EventSourceMappingProvisionedPollerConfigArgs(
+            minimum_pollers=pollers.minimum, maximum_pollers=pollers.maximum
+        )
+    }

@@ -12,6 +12,7 @@ from pulumi import Input, Output, ResourceOptions
 
 from infra.cost_tags import component_options
 from infra.resource_spec import StackSpec
+from infra.settings import ProvisionedPollers
 
 SERVICE_DIMENSION = {"service": "vehicle-consumer"}  # the Powertools service of the consumer's EMF metrics
 
@@ -25,6 +26,7 @@ class MonitoringArgs:
     function_name: Input[str]
     table_name: Input[str]
     log_group_name: Input[str]
+    event_source_mapping_uuid: Input[str]  # the dimension of the mapping's own metrics (MetricsConfig)
     kms_key_arn: Input[str] | None = None  # None: an unencrypted topic (alarms cannot publish to aws/sns)
 
 
@@ -36,7 +38,7 @@ class AlarmSpec:
     description: str
     namespace: str = ""
     metric: str = ""
-    dimension: str = ""  # which resource name the alarm's single dimension takes: queue, dlq, function, table
+    dimension: str = ""  # which resource's name the single dimension takes: queue, dlq, function, table
     statistic: str = "Sum"
     threshold: float = 0
     period: int = 60
@@ -101,7 +103,8 @@ def alarm_specs(spec: StackSpec) -> list[AlarmSpec]:
             "ConcurrentExecutions",
             "function",
             "Maximum",
-            s.max_concurrency * s.concurrency_alarm_percent_of_max / 100,
+            # maxConcurrency, or 10 invokes per poller × the maximum pollers in provisioned mode
+            s.mapping_max_concurrency * s.concurrency_alarm_percent_of_max / 100,
             evaluation_periods=5,
         ),
         # Missing data = the table did no throttled writes; an empty period is healthy.
@@ -129,12 +132,14 @@ class Monitoring(pulumi.ComponentResource):
             "dlq": args.dlq_name,
             "function": args.function_name,
             "table": args.table_name,
+            "mapping": args.event_source_mapping_uuid,
         }
         dimension_keys = {
             "queue": "QueueName",
             "dlq": "QueueName",
             "function": "FunctionName",
             "table": "TableName",
+            "mapping": "EventSourceMappingUUID",
         }
 
         self.topic = aws.sns.Topic(f"{name}-alarms", kms_master_key_id=args.kms_key_arn, opts=child)
@@ -171,6 +176,7 @@ class Monitoring(pulumi.ComponentResource):
                     )
                 )
             self.alarms.append(self._error_rate_alarm(name, args, actions, child))
+            self.alarms.append(self._mapping_not_polling_alarm(name, args, actions, child))
 
         self.dashboard_name = f"{args.spec.prefix}-pipeline"
         body = Output.all(names=Output.all(**names), alarms=Output.all(*[a.arn for a in self.alarms]))
@@ -179,7 +185,13 @@ class Monitoring(pulumi.ComponentResource):
             dashboard_name=self.dashboard_name,
             dashboard_body=body.apply(
                 lambda v: json.dumps(
-                    dashboard_body(args.region, v["names"], v["alarms"], settings.metrics_namespace)
+                    dashboard_body(
+                        args.region,
+                        v["names"],
+                        v["alarms"],
+                        settings.metrics_namespace,
+                        settings.provisioned_pollers,
+                    )
                 )
             ),
             opts=child,
@@ -211,16 +223,7 @@ class Monitoring(pulumi.ComponentResource):
         """Errors as a share of invocations: one failing batch in a quiet hour is not an outage."""
 
         def metric(query_id: str, metric_name: str):
-            return aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                id=query_id,
-                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                    namespace="AWS/Lambda",
-                    metric_name=metric_name,
-                    period=300,
-                    stat="Sum",
-                    dimensions={"FunctionName": args.function_name},
-                ),
-            )
+            return _metric_query(query_id, "AWS/Lambda", metric_name, {"FunctionName": args.function_name})
 
         return aws.cloudwatch.MetricAlarm(
             f"{name}-function-error-rate",
@@ -245,6 +248,57 @@ class Monitoring(pulumi.ComponentResource):
             opts=child,
         )
 
+    @staticmethod
+    def _mapping_not_polling_alarm(name: str, args: MonitoringArgs, actions: list, child: ResourceOptions):
+        """The alarm the mapping's EventCount metrics exist for: AWS's event source mapping metrics page gives
+        PolledEventCount "to detect whether your event source mapping is correctly polling for new events"
+        (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics).
+        Messages wait in the queue while the mapping reads none of them for 15 minutes: it is disabled, lost
+        its permissions or key, or is stuck; Lambda emits 0 for an empty poll and nothing for a disabled
+        mapping, hence FILL. Slowness with polling still going on is the oldest-message alarm's business."""
+        return aws.cloudwatch.MetricAlarm(
+            f"{name}-event-source-not-polling",
+            alarm_description="Messages are waiting but the event source mapping polls none of them",
+            metric_queries=[
+                _metric_query(
+                    "visible",
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesVisible",
+                    {"QueueName": args.queue_name},
+                    "Maximum",
+                ),
+                _metric_query(
+                    "polled",
+                    "AWS/Lambda",
+                    "PolledEventCount",
+                    {"EventSourceMappingUUID": args.event_source_mapping_uuid},
+                ),
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                    id="waiting_unpolled",
+                    label="Messages waiting, none polled (1 = yes)",
+                    return_data=True,
+                    expression="IF(FILL(visible, 0) > 0 AND FILL(polled, 0) == 0, 1, 0)",
+                ),
+            ],
+            evaluation_periods=3,
+            threshold=0,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=actions,
+            ok_actions=actions,
+            opts=child,
+        )
+
+
+def _metric_query(query_id: str, namespace: str, metric_name: str, dimensions: dict, stat: str = "Sum"):
+    """One metric of a metric-math alarm, over 5-minute periods."""
+    return aws.cloudwatch.MetricAlarmMetricQueryArgs(
+        id=query_id,
+        metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+            namespace=namespace, metric_name=metric_name, period=300, stat=stat, dimensions=dimensions
+        ),
+    )
+
 
 def saved_queries() -> list[tuple[str, str, str]]:
     return [
@@ -268,7 +322,13 @@ def saved_queries() -> list[tuple[str, str, str]]:
     ]
 
 
-def dashboard_body(region: str, names: dict[str, str], alarm_arns: list[str], namespace: str) -> dict:
+def dashboard_body(
+    region: str,
+    names: dict[str, str],
+    alarm_arns: list[str],
+    namespace: str,
+    pollers: ProvisionedPollers | None = None,
+) -> dict:
     """The dashboard as data: one row per concern, every metric naming a resource of this stack."""
 
     def widget(title: str, metrics: list, y: int, x: int, stat: str = "Sum", width: int = 8) -> dict:
@@ -292,6 +352,7 @@ def dashboard_body(region: str, names: dict[str, str], alarm_arns: list[str], na
     dlq = ["AWS/SQS", "QueueName", names["dlq"]]
     fn = ["AWS/Lambda", "FunctionName", names["function"]]
     table = ["AWS/DynamoDB", "TableName", names["table"]]
+    mapping = ["AWS/Lambda", "EventSourceMappingUUID", names["mapping"]]
     emf = [namespace, "service", SERVICE_DIMENSION["service"]]
 
     def m(base: list, metric: str, **options) -> list:
@@ -383,12 +444,33 @@ def dashboard_body(region: str, names: dict[str, str], alarm_arns: list[str], na
             16,
         ),
     ]
+    # The mapping's EventCount metrics (MetricsConfig). An SQS source publishes no DroppedEventCount or
+    # OnFailureDestinationDeliveredEventCount, and FilteredOutEventCount only with filter criteria (none).
+    counts = ("PolledEventCount", "InvokedEventCount", "FailedInvokeEventCount", "DeletedEventCount")
+    title = "Event source mapping: events polled, invoked, failed (incl. partial), deleted"
+    widgets.append(widget(title, [m(mapping, c) for c in counts], 24, 0, width=24 if pollers is None else 12))
+    if pollers is not None:  # provisioned mode: the pollers running (AWS: view with MAX), against the bounds
+        running = widget(
+            "Event source mapping: provisioned pollers",
+            [m(mapping, "ProvisionedPollers")],
+            24,
+            12,
+            "Maximum",
+            12,
+        )
+        running["properties"]["annotations"] = {
+            "horizontal": [
+                {"label": "minimum pollers", "value": pollers.minimum},
+                {"label": "maximum pollers", "value": pollers.maximum},
+            ]
+        }
+        widgets.append(running)
     if alarm_arns:
         widgets.append(
             {
                 "type": "alarm",
                 "x": 0,
-                "y": 24,
+                "y": 30,
                 "width": 24,
                 "height": 4,
                 "properties": {"title": "Alarms", "alarms": list(alarm_arns)},

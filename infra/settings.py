@@ -8,14 +8,15 @@ and an invalid one fails the same way, before any resource is declared.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from infra import aws_limits, powertools_layer
+from infra import aws_limits, powertools_layer, pushback
 
 PROJECT = "vehicle-pipeline"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +68,30 @@ def _as_str(value: Any) -> str:
     return value.strip()
 
 
+class ProvisionedPollers(NamedTuple):
+    """Provisioned mode of the event source mapping: the event pollers Lambda keeps (and bills) at least and
+    scales up to. A tuple, so the settings stay plain data (JSON-serializable) for the local pipeline."""
+
+    minimum: int
+    maximum: int
+
+
+def _as_provisioned_pollers(value: Any) -> ProvisionedPollers:
+    """A mapping {minimum, maximum}: from the stack file as YAML, from the engine as a JSON string. Both are
+    required: the minimum is billed around the clock, the maximum bounds the concurrency and the bill."""
+    if isinstance(value, str):
+        with contextlib.suppress(json.JSONDecodeError):
+            value = json.loads(value)
+    if not (isinstance(value, dict) and set(value) == {"minimum", "maximum"}):
+        raise ValueError(
+            "must be a mapping with minimum and maximum event pollers, e.g. {minimum: 2, maximum: 10}"
+        )
+    try:
+        return ProvisionedPollers(_as_int(value["minimum"]), _as_int(value["maximum"]))
+    except ValueError:
+        raise ValueError("minimum and maximum must be integers") from None
+
+
 def _as_str_list(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         try:
@@ -104,7 +129,16 @@ KEYS: dict[str, _Key] = {
         _as_int,
         "seconds the poller may wait to fill a batch (0–300, not with FIFO)",
     ),
-    "maxConcurrency": _Key("max_concurrency", _as_int, "event source mapping maximum concurrency (2–1000)"),
+    "maxConcurrency": _Key(
+        "max_concurrency",
+        _as_int,
+        "event source mapping maximum concurrency (2–1000); not with provisionedPollers",
+    ),
+    "provisionedPollers": _Key(
+        "provisioned_pollers",
+        _as_provisioned_pollers,
+        "provisioned mode: {minimum: 2–200, maximum: 2–2000} event pollers, 10 concurrent invokes each",
+    ),
     "functionTimeoutSeconds": _Key("function_timeout_seconds", _as_int, "consumer timeout (1–900)"),
     "functionMemoryMb": _Key("function_memory_mb", _as_int, "consumer memory (128–10240)"),
     "visibilityTimeoutSeconds": _Key(
@@ -145,7 +179,7 @@ KEYS: dict[str, _Key] = {
     "reservedConcurrency": _Key(
         "reserved_concurrency_override",
         _as_int,
-        "function reserved concurrency (≥ maxConcurrency, ≤ 1000; default maxConcurrency)",
+        "function reserved concurrency (≥ the mapping's maximum concurrency, ≤ 1000; default that maximum)",
     ),
     "createKmsKey": _Key(
         "create_kms_key",
@@ -220,7 +254,8 @@ class StackSettings:
     high_throughput_fifo: bool = False
     batch_size: int = 10
     batching_window_seconds: int = 0
-    max_concurrency: int = 5
+    max_concurrency: int = 5  # ScalingConfig in standard mode; provisioned mode has no such setting
+    provisioned_pollers: ProvisionedPollers | None = None  # None: standard mode
     function_timeout_seconds: int = 30
     function_memory_mb: int = 256
     visibility_timeout_seconds: int | None = None
@@ -266,10 +301,26 @@ class StackSettings:
         return 6 * self.function_timeout_seconds + self.batching_window_seconds
 
     @property
+    def mapping_max_concurrency(self) -> int:
+        """The most concurrent invocations the event source mapping can drive: maxConcurrency in standard
+        mode, 10 invokes per event poller × the maximum pollers in provisioned mode (infra/aws_limits.py)."""
+        if self.provisioned_pollers is None:
+            return self.max_concurrency
+        return aws_limits.ESM_SQS_CONCURRENT_INVOKES_PER_POLLER * self.provisioned_pollers.maximum
+
+    @property
+    def mapping_max_concurrency_name(self) -> str:
+        """How mapping_max_concurrency is set, as a rule names it."""
+        if self.provisioned_pollers is None:
+            return "maxConcurrency"
+        return f"{aws_limits.ESM_SQS_CONCURRENT_INVOKES_PER_POLLER} × provisionedPollers.maximum"
+
+    @property
     def reserved_concurrency(self) -> int:
-        """Never below the ESM's maximum, so the poller's concurrency is always available to it."""
+        """Never below the mapping's maximum, so the poller's concurrency is always available to it (AWS:
+        reserved concurrency below the mapping's maximum throttles messages, services-sqs-scaling)."""
         return (
-            self.max_concurrency
+            self.mapping_max_concurrency
             if self.reserved_concurrency_override is None
             else self.reserved_concurrency_override
         )
@@ -301,17 +352,50 @@ class StackSettings:
         if problems:
             raise ConfigError(problems)
         settings = cls(**values)
-        settings.validate()
+        settings.validate(configured=raw.keys())
         return settings
 
-    def validate(self) -> None:
-        problems = list(_violations(self))
+    def validate(self, configured: Iterable[str] = ()) -> None:
+        """Raise ConfigError listing every rule broken. `configured`: the keys the stack sets, for the rules
+        on keys that must be left unset (a default value says nothing about whether the user wrote it)."""
+        problems = [*_unset_key_rules(self, set(configured)), *_violations(self)]
         if problems:
             raise ConfigError(problems)
+
+    def warnings(self) -> list[tuple[str, Any, str]]:
+        """Combinations AWS warns about that the stack can live with: logged, not refused."""
+        return pushback.warnings(self)
 
 
 def _outside(value: int, low: int, high: int) -> bool:
     return not low <= value <= high
+
+
+def _unset_key_rules(s: StackSettings, configured: set[str]) -> Iterable[tuple[str, Any, str]]:
+    """Keys the chosen mode has no use for. AWS takes maximum concurrency or provisioned pollers, never both
+    (services-sqs-scaling: "mutually exclusive options"; CDK and the Serverless Framework refuse it too)."""
+    if s.provisioned_pollers is not None and "maxConcurrency" in configured:
+        yield (
+            "maxConcurrency",
+            s.max_concurrency,
+            "must be unset with provisionedPollers: AWS takes maximum concurrency or provisioned pollers, "
+            "not both (the pollers bound the concurrency)",
+        )
+
+
+def _provisioned_mode_rules(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
+    """Event pollers within AWS's SQS ranges (infra/aws_limits.py: which pages, and where they disagree)."""
+    if s.provisioned_pollers is None:
+        return
+    minimum, maximum = s.provisioned_pollers
+    for key, value, limit in (
+        ("provisionedPollers.minimum", minimum, aws_limits.ESM_SQS_MINIMUM_POLLERS),
+        ("provisionedPollers.maximum", maximum, aws_limits.ESM_SQS_MAXIMUM_POLLERS),
+    ):
+        if problem := limit.problem(value):
+            yield key, value, problem + " (SQS event pollers)"
+    if maximum < minimum:
+        yield "provisionedPollers.maximum", maximum, f"must be ≥ provisionedPollers.minimum ({minimum})"
 
 
 def _queue_type_rules(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
@@ -417,15 +501,27 @@ def _function_rules(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
         yield "metricsNamespace", s.metrics_namespace, "must be letters, digits, '/', '-' or '_'"
     if s.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         yield "logLevel", s.log_level, "must be DEBUG, INFO, WARNING or ERROR"
+    # AWS: reserved concurrency below the mapping's maximum concurrency throttles messages
+    # (services-sqs-scaling); throttled messages return to the queue, and to the DLQ after maxReceiveCount.
     concurrency_quota = aws_limits.LAMBDA_RESERVED_CONCURRENCY.high
-    if s.reserved_concurrency_override is not None and not (
-        s.max_concurrency <= s.reserved_concurrency_override <= concurrency_quota
-    ):
-        yield (
-            "reservedConcurrency",
-            s.reserved_concurrency_override,
-            f"must be between maxConcurrency ({s.max_concurrency}) and {concurrency_quota}",
-        )
+    mapping = s.mapping_max_concurrency
+    if s.reserved_concurrency_override is not None:
+        if not mapping <= s.reserved_concurrency_override <= concurrency_quota:
+            yield (
+                "reservedConcurrency",
+                s.reserved_concurrency_override,
+                f"must be between {s.mapping_max_concurrency_name} ({mapping}) and {concurrency_quota}",
+            )
+    elif s.provisioned_pollers is not None and mapping > concurrency_quota:
+        maximum = s.provisioned_pollers.maximum
+        if aws_limits.ESM_SQS_MAXIMUM_POLLERS.problem(maximum) is None:  # else the range is the problem
+            most = concurrency_quota // aws_limits.ESM_SQS_CONCURRENT_INVOKES_PER_POLLER
+            yield (
+                "provisionedPollers.maximum",
+                maximum,
+                f"{s.mapping_max_concurrency_name} = {mapping} concurrent invokes, more than the "
+                f"{concurrency_quota} the function can reserve: at most {most} pollers",
+            )
 
 
 def _kms_rules(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
@@ -505,10 +601,12 @@ def _alarm_rules(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
 RULES = (
     _queue_type_rules,
     _aws_range_rules,
+    _provisioned_mode_rules,
     _retention_rules,
     _identity_rules,
     _table_rules,
     _function_rules,
+    pushback.refusals,
     _kms_rules,
     _fleet_rules,
     _producer_rules,

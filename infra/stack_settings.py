@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from infra.settings import StackSettings, from_pulumi_config
+from infra.settings import PROJECT, StackSettings, from_pulumi_config
 
 
 def configured_keys() -> set[str]:
@@ -15,4 +15,9 @@ def configured_keys() -> set[str]:
 
 
 def load_settings() -> StackSettings:
-    return from_pulumi_config(pulumi.Config(), configured_keys())
+    """Valid settings, or ConfigError before any resource. Combinations AWS warns about that the stack can
+    live with (infra/pushback.py) go to the engine's log as warnings, naming key, value and why."""
+    settings = from_pulumi_config(pulumi.Config(), configured_keys())
+    for key, value, note in settings.warnings():
+        pulumi.log.warn(f"{PROJECT}:{key} = {value!r}: {note}")
+    return settings

@@ -92,11 +92,15 @@ def metric_findings(graph: Graph) -> list[str]:
     namespace, services = cloudwatch_metrics.function_services(graph)
     emitted = cloudwatch_metrics.emitted_metrics()
     refs = cloudwatch_metrics.references(graph)
-    return [
-        finding
-        for ref in refs
-        for finding in cloudwatch_metrics.reference_findings(ref, emitted, services, namespace)
-    ] + cloudwatch_metrics.group_metrics_findings(graph, refs)
+    return (
+        [
+            finding
+            for ref in refs
+            for finding in cloudwatch_metrics.reference_findings(ref, emitted, services, namespace)
+        ]
+        + cloudwatch_metrics.group_metrics_findings(graph, refs)
+        + cloudwatch_metrics.mapping_metrics_findings(graph, refs)
+    )
 
 
 # ---- the graph of every stack conforms ---------------------------------------------------------------------

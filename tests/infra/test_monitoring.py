@@ -8,6 +8,7 @@ TOPIC = "aws:sns/topic:Topic"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 QUERY = "aws:cloudwatch/queryDefinition:QueryDefinition"
+MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
 
 
 def alarms_by_key(graph: Graph) -> dict[str, dict]:
@@ -17,7 +18,7 @@ def alarms_by_key(graph: Graph) -> dict[str, dict]:
 def test_every_alarm_notifies_the_topic_on_alarm_and_ok(graph):
     topic_arn = graph.one(TOPIC).state["arn"]
     alarms = graph.of_type(ALARM)
-    assert len(alarms) == 8
+    assert len(alarms) == 9
     for alarm in alarms:
         assert (alarm.inputs["alarmActions"], alarm.inputs["okActions"]) == ([topic_arn], [topic_arn]), (
             alarm.name
@@ -57,7 +58,7 @@ def test_alarm_metrics_and_thresholds_come_from_config(graph, spec):
             "AWS/Lambda",
             "ConcurrentExecutions",
             {"FunctionName": spec.function_name},
-            s.max_concurrency * s.concurrency_alarm_percent_of_max / 100,
+            s.mapping_max_concurrency * s.concurrency_alarm_percent_of_max / 100,
         ),
         "table-write-throttles": ("AWS/DynamoDB", "WriteThrottleEvents", {"TableName": spec.table_name}, 0),
     }
@@ -71,6 +72,46 @@ def test_alarm_metrics_and_thresholds_come_from_config(graph, spec):
     )
 
 
+def test_mapping_not_polling_alarm_reads_the_queue_and_the_mappings_polled_events(graph, spec):
+    alarm = alarms_by_key(graph)["event-source-not-polling"]
+    mapping_uuid = graph.one(MAPPING).state["uuid"]
+    assert [
+        (q["id"], q.get("metric"), q.get("expression"), q.get("returnData")) for q in alarm["metricQueries"]
+    ] == [
+        (
+            "visible",
+            {
+                "namespace": "AWS/SQS",
+                "metricName": "ApproximateNumberOfMessagesVisible",
+                "dimensions": {"QueueName": spec.queue.name},
+                "stat": "Maximum",
+                "period": 300,
+            },
+            None,
+            None,
+        ),
+        (
+            "polled",
+            {
+                "namespace": "AWS/Lambda",
+                "metricName": "PolledEventCount",
+                "dimensions": {"EventSourceMappingUUID": mapping_uuid},
+                "stat": "Sum",
+                "period": 300,
+            },
+            None,
+            None,
+        ),
+        ("waiting_unpolled", None, "IF(FILL(visible, 0) > 0 AND FILL(polled, 0) == 0, 1, 0)", True),
+    ]
+    assert (alarm["threshold"], alarm["comparisonOperator"], alarm["evaluationPeriods"]) == (
+        0,
+        "GreaterThanThreshold",
+        3,
+    )
+    assert alarm["treatMissingData"] == "notBreaching"
+
+
 def test_dashboard_names_only_resources_of_the_graph_and_lists_every_alarm(graph, spec):
     dashboard = graph.one(DASHBOARD)
     body = dashboard.json("dashboardBody")
@@ -78,6 +119,7 @@ def test_dashboard_names_only_resources_of_the_graph_and_lists_every_alarm(graph
         "QueueName": {spec.queue.name, spec.dead_letter_queue.name},
         "FunctionName": {spec.function_name},
         "TableName": {spec.table_name},
+        "EventSourceMappingUUID": {graph.one(MAPPING).state["uuid"]},
         "service": {"vehicle-consumer"},
     }
     namespaces = set()
@@ -96,6 +138,31 @@ def test_dashboard_names_only_resources_of_the_graph_and_lists_every_alarm(graph
     assert graph.outputs["dashboardName"] == dashboard.inputs["dashboardName"] == f"{spec.prefix}-pipeline"
     assert graph.outputs["dashboardUrl"].endswith(f"#dashboards:name={spec.prefix}-pipeline")
     assert graph.outputs["alarmTopicArn"] == graph.one(TOPIC).state["arn"]
+
+
+def test_dashboard_graphs_the_mappings_event_counts_and_in_provisioned_mode_its_pollers(graph, spec):
+    mapping = ["AWS/Lambda", "EventSourceMappingUUID", graph.one(MAPPING).state["uuid"]]
+    widgets = {
+        w["properties"]["title"]: w["properties"]
+        for w in graph.one(DASHBOARD).json("dashboardBody")["widgets"]
+    }
+    counts = ("PolledEventCount", "InvokedEventCount", "FailedInvokeEventCount", "DeletedEventCount")
+    events = widgets["Event source mapping: events polled, invoked, failed (incl. partial), deleted"]
+    assert events["metrics"] == [[mapping[0], name, *mapping[1:]] for name in counts]
+    pollers = widgets.get("Event source mapping: provisioned pollers")
+    if spec.settings.provisioned_pollers is None:
+        assert pollers is None
+    else:
+        assert (pollers["metrics"], pollers["stat"]) == (
+            [[mapping[0], "ProvisionedPollers", *mapping[1:]]],
+            "Maximum",
+        )
+        assert pollers["annotations"] == {
+            "horizontal": [
+                {"label": "minimum pollers", "value": spec.settings.provisioned_pollers.minimum},
+                {"label": "maximum pollers", "value": spec.settings.provisioned_pollers.maximum},
+            ]
+        }
 
 
 def test_saved_queries_target_the_function_log_group(graph, spec):

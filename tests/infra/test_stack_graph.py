@@ -248,9 +248,28 @@ def test_event_source_mapping_reports_partial_failures_within_bounds(graph, spec
     assert mapping.inputs["functionName"] == arn(graph.one(FUNCTION, "consumer-function"))
     assert mapping.inputs["batchSize"] == s.batch_size
     assert mapping.inputs.get("maximumBatchingWindowInSeconds", 0) == s.batching_window_seconds
-    assert mapping.inputs["scalingConfig"] == {"maximumConcurrency": s.max_concurrency}
+    if s.provisioned_pollers is None:  # standard mode: ScalingConfig only
+        assert mapping.inputs["scalingConfig"] == {"maximumConcurrency": s.max_concurrency}
+        assert "provisionedPollerConfig" not in mapping.inputs
+    else:  # provisioned mode: the pollers only (AWS refuses both)
+        assert mapping.inputs["provisionedPollerConfig"] == {
+            "minimumPollers": s.provisioned_pollers.minimum,
+            "maximumPollers": s.provisioned_pollers.maximum,
+        }
+        assert "scalingConfig" not in mapping.inputs
+    assert mapping.inputs["metricsConfig"] == {"metrics": ["EventCount"]}
     assert mapping.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping.inputs["enabled"] is True
+
+
+def test_provisioned_pollers_reach_the_mapping_instead_of_its_maximum_concurrency():
+    graph = run_program("dev", {"maxConcurrency": None, "provisionedPollers": {"minimum": 3, "maximum": 7}})
+    mapping = graph.one(MAPPING)
+
+    assert mapping.inputs["provisionedPollerConfig"] == {"minimumPollers": 3, "maximumPollers": 7}
+    assert "scalingConfig" not in mapping.inputs
+    # 10 concurrent invokes per SQS event poller: the function reserves what 7 pollers can drive.
+    assert graph.one(FUNCTION, "consumer-function").inputs["reservedConcurrentExecutions"] == 70
 
 
 def test_stack_outputs_name_the_deployed_resources(graph, spec):
@@ -340,7 +359,10 @@ def test_function_reserves_at_least_the_mappings_concurrency(graph, spec):
     mapping = graph.one(MAPPING)
     reserved = function.inputs["reservedConcurrentExecutions"]
     assert reserved == spec.settings.reserved_concurrency
-    assert reserved >= mapping.inputs["scalingConfig"]["maximumConcurrency"]
+    if "provisionedPollerConfig" in mapping.inputs:  # each SQS event poller drives up to 10 invokes
+        assert reserved >= 10 * mapping.inputs["provisionedPollerConfig"]["maximumPollers"]
+    else:
+        assert reserved >= mapping.inputs["scalingConfig"]["maximumConcurrency"]
 
 
 def test_without_dlq_routing_the_role_cannot_send_to_the_dlq_and_the_function_has_no_dlq_url():

@@ -7,6 +7,7 @@ EMF side is read from consumer/'s source (the add_metric and single_metric calls
 
     references(graph)                        # every MetricRef in alarms, the dashboard, scaling policies
     reference_findings(ref, emitted, services, emf_namespace)
+    mapping_metrics_findings(graph, refs)    # an event source mapping's metric: its mapping publishes it
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ _QUEUE = frozenset({"QueueName"})
 _FUNCTION = frozenset({"FunctionName"})
 _FUNCTION_ALIAS = frozenset({"FunctionName", "Resource"})
 _FUNCTION_VERSION = frozenset({"FunctionName", "ExecutedVersion"})
+# An event source mapping's own metrics: the console browses them "By Event Source Mapping UUID"
+# (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-view.html).
+_EVENT_SOURCE_MAPPING = frozenset({"EventSourceMappingUUID"})
 _ACCOUNT = frozenset()
 _TABLE = frozenset({"TableName"})
 _TABLE_INDEX = frozenset({"TableName", "GlobalSecondaryIndexName"})
@@ -87,6 +91,21 @@ DOCUMENTED_METRICS = {
                 _ACCOUNT,
             ),
             **_same_dimensions(["ConcurrentExecutions"], _FUNCTION, _FUNCTION_ALIAS, _ACCOUNT),
+            # "Event source mapping metrics" on the same page: with MetricsConfig EventCount an SQS source
+            # publishes these five. DroppedEventCount and OnFailureDestinationDeliveredEventCount are in the
+            # EventCount group too but "No" for Amazon SQS in the page's table (streams and Kafka only), so a
+            # reference to them is a finding. ProvisionedPollers comes with provisioned mode (view with MAX).
+            **_same_dimensions(
+                [
+                    "PolledEventCount",
+                    "FilteredOutEventCount",
+                    "InvokedEventCount",
+                    "FailedInvokeEventCount",
+                    "DeletedEventCount",
+                    "ProvisionedPollers",
+                ],
+                _EVENT_SOURCE_MAPPING,
+            ),
             **_same_dimensions(["UnreservedConcurrentExecutions", "ClaimedAccountConcurrency"], _ACCOUNT),
         },
     ),
@@ -336,4 +355,37 @@ def group_metrics_findings(graph: Graph, refs: list[MetricRef]) -> list[str]:
             findings.append(f"{ref}: no Auto Scaling group of this stack has that name")
         elif ref.name not in (group.inputs.get("enabledMetrics") or []):
             findings.append(f"{ref}: group {group.name} does not enable {ref.name} (enabled_metrics)")
+    return findings
+
+
+# The mapping metrics an SQS source publishes only once enabled: MetricsConfig's EventCount group, or
+# provisioned mode for ProvisionedPollers (monitoring-metrics-types.html, "Event source mapping metrics").
+EVENT_COUNT_METRICS = {
+    "PolledEventCount",
+    "FilteredOutEventCount",
+    "InvokedEventCount",
+    "FailedInvokeEventCount",
+    "DeletedEventCount",
+}
+
+
+def mapping_metrics_findings(graph: Graph, refs: list[MetricRef]) -> list[str]:
+    """A metric of an event source mapping names a mapping of this stack that publishes it."""
+    mappings = {
+        mapping.state.get("uuid"): mapping
+        for mapping in graph.of_type("aws:lambda/eventSourceMapping:EventSourceMapping")
+    }
+    findings = []
+    for ref in refs:
+        if "EventSourceMappingUUID" not in ref.dimensions:
+            continue
+        mapping = mappings.get(ref.dimensions["EventSourceMappingUUID"])
+        if mapping is None:
+            findings.append(f"{ref}: no event source mapping of this stack has that UUID")
+        elif ref.name in EVENT_COUNT_METRICS and "EventCount" not in (
+            (mapping.inputs.get("metricsConfig") or {}).get("metrics") or []
+        ):
+            findings.append(f"{ref}: mapping {mapping.name} does not enable MetricsConfig EventCount")
+        elif ref.name == "ProvisionedPollers" and not mapping.inputs.get("provisionedPollerConfig"):
+            findings.append(f"{ref}: mapping {mapping.name} is not in provisioned mode")
     return findings

@@ -119,7 +119,44 @@ def _event_source_mapping(resource: Resource, graph: Graph) -> list[str]:
     concurrency = (inputs.get("scalingConfig") or {}).get("maximumConcurrency")
     if concurrency is not None and (problem := limits.ESM_MAX_CONCURRENCY.problem(concurrency)):
         findings.append(f"maximumConcurrency = {_number(concurrency)}: {problem}")
+    return findings + _provisioned_mode(inputs, concurrency) + _mapping_metrics(inputs)
+
+
+def _provisioned_mode(inputs: dict, concurrency: float | None) -> list[str]:
+    """SQS event pollers within AWS's ranges, never beside a maximum concurrency (AWS refuses the pair)."""
+    pollers = inputs.get("provisionedPollerConfig")
+    if not pollers:
+        return []
+    findings = []
+    if concurrency is not None:
+        findings.append(
+            f"provisionedPollerConfig and scalingConfig.maximumConcurrency together: AWS takes one "
+            f"({limits.LAMBDA_SQS_SCALING})"
+        )
+    minimum, maximum = pollers.get("minimumPollers"), pollers.get("maximumPollers")
+    for key, value, limit in (
+        ("minimumPollers", minimum, limits.ESM_SQS_MINIMUM_POLLERS),
+        ("maximumPollers", maximum, limits.ESM_SQS_MAXIMUM_POLLERS),
+    ):
+        if value is not None and (problem := limit.problem(value)):
+            findings.append(f"{key} = {_number(value)}: {problem} ({limit.source})")
+    if minimum is not None and maximum is not None and maximum < minimum:
+        findings.append(f"maximumPollers {_number(maximum)} < minimumPollers {_number(minimum)}")
+    if pollers.get("pollerGroupName"):
+        findings.append(
+            f"pollerGroupName is for Kafka sources only ({limits.LAMBDA_PROVISIONED_POLLER_CONFIG})"
+        )
     return findings
+
+
+def _mapping_metrics(inputs: dict) -> list[str]:
+    metrics = (inputs.get("metricsConfig") or {}).get("metrics") or []
+    return [
+        f"metricsConfig {metric!r}: an SQS source publishes only {list(limits.ESM_SQS_METRIC_GROUPS)} "
+        f"({limits.LAMBDA_ESM_METRICS_CONFIG})"
+        for metric in metrics
+        if metric not in limits.ESM_SQS_METRIC_GROUPS
+    ]
 
 
 def _role(resource: Resource, _: Graph) -> list[str]:
