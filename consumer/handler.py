@@ -1,14 +1,17 @@
 """Lambda entry point: SQS batch -> validated vehicle events -> DynamoDB, with partial batch failures.
 
 Logger, Tracer and Metrics are created once per container; the handler is a thin wrapper around
-Powertools' `process_partial_response`. Configuration comes from the environment the Pulumi program sets:
-TABLE_NAME, DLQ_URL (set only when permanent errors are routed to the DLQ), POWERTOOLS_SERVICE_NAME,
-POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_LOG_LEVEL.
+Powertools' `process_partial_response`. Configuration comes from the environment the Pulumi program sets
+(TABLE_NAME, DLQ_URL when permanent errors are routed to the DLQ, POWERTOOLS_SERVICE_NAME,
+POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_LOG_LEVEL) and is checked here at import
+(consumer/configuration.py): a missing table is an init error naming the variable, not a KeyError later.
+
+Metrics are flushed by `handle_batch` itself, not by Powertools' `log_metrics` decorator: a metric that
+cannot be published (an EMF schema error, a full stdout) is logged and dropped, and never turns records
+that were already stored into failures SQS would deliver again.
 """
 
 from __future__ import annotations
-
-import os
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -16,12 +19,15 @@ from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from consumer.batch_processor import BatchOutcome, StoringBatchProcessor, now_ms
+from consumer.configuration import ConsumerConfiguration
 from consumer.dead_letters import DeadLetterRouter
 from consumer.event_store import DynamoEventStore, EventStore
 from consumer.fault_injection import faults_from_environment, maybe_overrun, with_faults
 from consumer.stored_item import build_item, idempotency_key
 from consumer.vehicle_event import InvalidEvent, parse_vehicle_event
 
+CONFIG = ConsumerConfiguration.from_environment()
+CONFIG.export()  # the service name and metrics namespace, defaulted, where Powertools reads them
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
@@ -29,12 +35,11 @@ FAULTS = faults_from_environment()  # always none on AWS: only honoured against 
 
 
 def _store_from_environment() -> EventStore:
-    return with_faults(DynamoEventStore(os.environ["TABLE_NAME"]), FAULTS)
+    return with_faults(DynamoEventStore(CONFIG.table_name), FAULTS)
 
 
 def _router_from_environment() -> DeadLetterRouter | None:
-    dlq_url = os.environ.get("DLQ_URL")
-    return DeadLetterRouter(dlq_url) if dlq_url else None
+    return DeadLetterRouter(CONFIG.dlq_url) if CONFIG.dlq_url else None
 
 
 processor = StoringBatchProcessor(
@@ -62,7 +67,6 @@ def record_handler(record: SQSRecord) -> dict:
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:
     maybe_overrun(FAULTS, context)
     return handle_batch(event, context)
@@ -74,7 +78,12 @@ def handle_batch(event: dict, context=None) -> dict:
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
-    publish(processor.outcome)
+    try:
+        publish(processor.outcome)
+        metrics.flush_metrics()
+    except Exception as error:  # the records' fate is decided: a metric must not undo it
+        metrics.clear_metrics()
+        logger.warning("batch metrics not published", extra={"error": repr(error)})
     return response
 
 

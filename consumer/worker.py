@@ -10,9 +10,12 @@ and `record_handler` the Lambda function uses (as the same Lambda-shaped SQS eve
 succeeded, in one DeleteMessageBatch. While a batch runs longer than half the visibility timeout, a heartbeat
 extends it, so a slow batch is never handed to a second worker. Counters are logged after every batch and,
 with WORKER_STATS_FILE, written there as JSON. SIGTERM or SIGINT (systemd stop, Auto Scaling scale-in) stops
-receiving; the batch in hand is finished and deleted, then the process exits 0. Anything killed harder comes
-back after the visibility timeout, as with Lambda. A bad flag, variable or outputs file exits 2 with one
-line naming it; AWS refusing the worker (no such queue, no credentials) exits 1 with AWS's reason.
+receiving; the batch in hand is finished and deleted, then the process exits 0; an idle worker waiting in a
+long poll leaves it at once instead of waiting out its 20 s. Anything killed harder comes back after the
+visibility timeout, as with Lambda. Everything the worker and the handler need (consumer/configuration.py:
+the table, the DLQ, the metrics namespace and service name, defaulted when unset) is checked before the
+first receive: a bad flag, variable or outputs file exits 2 with one line naming it; AWS refusing the
+worker (no such queue, no credentials) exits 1 with AWS's reason.
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ import sys
 import threading
 import urllib.parse
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from consumer.configuration import ConfigurationError, ConsumerConfiguration
 from consumer.sqs_event import RECEIVE_ALL_ATTRIBUTES, delete_messages, lambda_sqs_event
 
 SQS_MAX_WAIT_SECONDS = 20
@@ -169,15 +173,24 @@ class Worker:
         self._process_batch = process_batch or _handler_batch
         self.counters: Counter = Counter()
 
-    def run(self, stop: threading.Event) -> None:
-        """Receive and process until `stop` is set; the batch in hand is always finished."""
+    def run(
+        self,
+        stop: threading.Event,
+        polling: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    ) -> None:
+        """Receive and process until `stop` is set; the batch in hand is always finished. `polling` wraps
+        each receive (GracefulStop.polling: a stop signal during it abandons the poll)."""
         while not stop.is_set():
-            messages = self.sqs.receive_message(
-                QueueUrl=self.config.queue_url,
-                MaxNumberOfMessages=self.config.max_messages,
-                WaitTimeSeconds=self.config.wait_seconds,
-                **RECEIVE_ALL_ATTRIBUTES,
-            ).get("Messages", [])
+            try:
+                with polling():
+                    messages = self.sqs.receive_message(
+                        QueueUrl=self.config.queue_url,
+                        MaxNumberOfMessages=self.config.max_messages,
+                        WaitTimeSeconds=self.config.wait_seconds,
+                        **RECEIVE_ALL_ATTRIBUTES,
+                    ).get("Messages", [])
+            except PollAbandoned:
+                return
             if messages:
                 self.handle(messages)
 
@@ -214,12 +227,44 @@ class Worker:
             path.with_suffix(".tmp").replace(path)  # atomic: a reader never sees half a file
 
 
+class PollAbandoned(BaseException):
+    """Raised by the stop signal's handler inside an empty long poll: nothing is in hand yet, so the worker
+    leaves now. (A BaseException, so no `except Exception` in botocore's retry path swallows it.)"""
+
+
+class GracefulStop:
+    """SIGTERM and SIGINT: stop receiving and finish the batch in hand, but never wait out a long poll.
+
+    If the signal lands in the instant a poll returns messages, they stay invisible until their visibility
+    timeout ends and are delivered again, as from a worker that was killed: nothing is lost."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self._polling = False
+
+    def install(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, *_) -> None:
+        self.requested.set()
+        if self._polling:
+            raise PollAbandoned()
+
+    @contextlib.contextmanager
+    def polling(self) -> Iterator[None]:
+        self._polling = True
+        try:
+            yield
+        finally:
+            self._polling = False
+
+
 def _handler_batch(event: dict) -> tuple[set[str], dict]:
-    """The Lambda handler's batch work, without the Lambda-only decorators (so metrics are flushed here)."""
+    """The Lambda handler's batch work, without the Lambda-only decorators (it flushes its own metrics)."""
     from consumer import handler
 
     response = handler.handle_batch(event)
-    handler.metrics.flush_metrics()
     failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
     return failed, handler.processor.outcome.totals()
 
@@ -244,21 +289,24 @@ def _run(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
     outputs = _read_outputs(args.stack_outputs) if args.stack_outputs else {}
     config = WorkerConfig.from_environment(dict(os.environ), outputs)
-    worker = Worker(config)  # the first AWS call: a refusal ends the run here, before anything is changed
-    # The handler module reads these at import (the first batch); the stack outputs fill in what is unset.
+    # The handler reads these at import (the first batch); the stack outputs fill in what is unset, and
+    # the handler's own check runs now, so a bad value stops the worker before it receives anything.
     os.environ.setdefault("TABLE_NAME", outputs.get("tableName", ""))
     if outputs.get("dlqUrl"):
         os.environ.setdefault("DLQ_URL", outputs["dlqUrl"])
-    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "vehicle-consumer")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon on a plain instance
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    try:
+        ConsumerConfiguration.from_environment().export()
+    except ConfigurationError as error:
+        raise WorkerInputError(str(error)) from None
+    stop = GracefulStop()
+    stop.install()
+    worker = Worker(config)  # the first AWS call: a refusal ends the run here, before anything is changed
     print(
         json.dumps({"message": "worker started", "queueUrl": config.queue_url, "pid": os.getpid()}),
         flush=True,
     )
-    worker.run(stop)
+    worker.run(stop.requested, stop.polling)
     print(json.dumps({"message": "worker stopped", **worker.counters}), flush=True)
     return 0
 

@@ -11,6 +11,8 @@ os.environ.update(
     AWS_REGION="us-east-1",
     POWERTOOLS_SERVICE_NAME="vehicle-consumer",
     POWERTOOLS_METRICS_NAMESPACE="VehiclePipelineTest",
+    # The handler checks its configuration at import; tests inject their own store (named as the test stack).
+    TABLE_NAME="vehicle-pipeline-test-vehicle-events",
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)

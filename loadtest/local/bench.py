@@ -244,7 +244,12 @@ def _handler(traced: bool, invocations: int):
 
 def _import_seconds(statement: str) -> float:
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-    env = {**os.environ, "POWERTOOLS_METRICS_NAMESPACE": "Bench", "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {
+        **os.environ,
+        "POWERTOOLS_METRICS_NAMESPACE": "Bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "TABLE_NAME": "bench-events",  # the handler checks its configuration at import
+    }
     return float(subprocess.check_output([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, text=True))
 
 

@@ -27,7 +27,10 @@ from consumer.worker import Worker, WorkerConfig
 from infra.settings import PROJECT_ROOT, StackSettings
 from loadtest.analysis.ledger_check import scan_table
 from loadtest.local.embedded_aws import LOCAL_REGION
+from ops.dead_letter_queue import NO_REASON, reason_of
+from ops.dead_letter_queue import scan as read_queue
 from producer.vehicles import VehicleFactory
+from tests.lambda_events import SEED_EXAMPLE, vehicle_body
 from tests.loadtest.local.local_pipeline import local_stack, send, wait_until
 
 # A 1 s function timeout gives the queue a 6 s visibility timeout: a SIGKILLed batch is back in seconds.
@@ -161,3 +164,111 @@ def test_a_stopped_worker_loses_nothing(local, tmp_path, stop_signal):
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=30) == 0
     assert stored_ids(stack) == sorted(e.event_id for e in sent)  # every event, each once
+
+
+# ---- the worker started as the README shows it, by a user with only the endpoint and credentials set -----
+SEVEN_BAD_BODIES = [
+    "not json at all",
+    "[]",
+    '{"vehicleId": "VH2001"}',
+    vehicle_body(year="2020"),
+    vehicle_body(mileage=-5),
+    vehicle_body(unexpected=True),
+    vehicle_body(vehicleId=""),
+]
+
+
+def users_shell(environment: dict) -> dict:
+    """What a user's shell holds: PATH, the local endpoint and its credentials; none of the handler's
+    variables (no POWERTOOLS_*, no TABLE_NAME), which the test process itself sets."""
+    return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **environment}
+
+
+def documented_start(how: str, stack, outputs, environment: dict) -> tuple[list[str], dict]:
+    command = [sys.executable, "-m", "consumer.worker"]
+    if how == "--stack-outputs":
+        return [*command, "--stack-outputs", str(outputs)], users_shell(environment)
+    variables = {"QUEUE_URL": stack.queue_url, "TABLE_NAME": stack.table_name, "DLQ_URL": stack.dlq_url}
+    return command, users_shell(environment) | variables
+
+
+@pytest.mark.parametrize("how", ["--stack-outputs", "variables"])
+def test_the_worker_started_as_documented_stores_the_seed_once_and_dead_letters_each_bad_body_once(
+    local, tmp_path, how
+):
+    stack, environment = local
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=stack.queue_url, MessageBody=SEED_EXAMPLE)
+    send(sqs, stack.queue_url, SEVEN_BAD_BODIES)
+    command, env = documented_start(how, stack, stack.write_outputs(tmp_path / "outputs.json"), environment)
+    log = tmp_path / "worker.log"
+
+    with open(log, "w") as out:
+        worker = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: _queue_empty(sqs, stack.queue_url), 30, "the worker to drain the queue")
+        worker.send_signal(signal.SIGTERM)  # idle now, in a 20 s long poll
+        stopping = time.monotonic()
+        code = worker.wait(timeout=10)
+        stop_seconds = time.monotonic() - stopping
+    finally:
+        worker.kill()
+
+    lines = log.read_text().splitlines()
+    assert code == 0
+    assert stop_seconds < 2
+    assert [line for line in lines if "batch failed" in line or line == "null"] == []
+    [item] = scan_table(boto3.resource("dynamodb").Table(stack.table_name))
+    assert (item["vehicleId"], item["keySource"], item["attempts"]) == ("VH2001", "messageId", 1)
+    dead = read_queue(sqs, stack.dlq_url)
+    assert sorted(m["Body"] for m in dead) == sorted(SEVEN_BAD_BODIES)  # each once
+    assert all(reason_of(m) != NO_REASON for m in dead)
+    assert json.loads(lines[-1]) | {"pid": 0} == {
+        "message": "worker stopped",
+        "batches": json.loads(lines[-1])["batches"],
+        "received": 8,
+        "deleted": 8,
+        "failed": 0,
+        "stored": 1,
+        "routed_to_dlq": 7,
+        "write_failures": 0,
+        "pid": 0,
+    }
+
+
+def _queue_empty(sqs, queue_url: str) -> bool:
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+    return (
+        attributes["ApproximateNumberOfMessages"]
+        == attributes["ApproximateNumberOfMessagesNotVisible"]
+        == "0"
+    )
+
+
+def test_the_worker_refuses_a_bad_handler_variable_before_it_receives_anything(local, tmp_path):
+    stack, environment = local
+    sqs = boto3.client("sqs")
+    send(sqs, stack.queue_url, [SEED_EXAMPLE])
+    command, env = documented_start("variables", stack, None, environment)
+
+    child = subprocess.run(
+        command,
+        cwd=PROJECT_ROOT,
+        env=env | {"POWERTOOLS_METRICS_NAMESPACE": "AWS/Lambda"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert (child.returncode, child.stdout) == (2, "")
+    assert child.stderr == (
+        "python -m consumer.worker: POWERTOOLS_METRICS_NAMESPACE='AWS/Lambda': not a CloudWatch namespace "
+        "(up to 255 letters, digits and . - _ / # :, not starting with AWS/); "
+        "set the stack's metricsNamespace\n"
+    )
+    assert (
+        sqs.get_queue_attributes(QueueUrl=stack.queue_url, AttributeNames=["All"])["Attributes"][
+            "ApproximateNumberOfMessages"
+        ]
+        == "1"
+    )  # nothing was received

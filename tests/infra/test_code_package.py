@@ -86,6 +86,7 @@ def run_isolated(code: str, package_dir: Path, *args: str) -> dict:
 CONSUMER_PACKAGE = [
     "consumer/__init__.py",
     "consumer/batch_processor.py",
+    "consumer/configuration.py",
     "consumer/dead_letters.py",
     "consumer/event_store.py",
     "consumer/fault_injection.py",

@@ -41,17 +41,31 @@ def fill_dlq(sqs, dlq):
     sqs.send_message(QueueUrl=dlq, MessageBody=vehicle_body("e-redriven"))  # moved by the redrive policy
 
 
-def test_peek_groups_by_reason_and_leaves_messages_in_place(queues, capsys):
+def test_peek_counts_by_reason_and_leaves_messages_in_place(queues, capsys):
     sqs, _, dlq = queues
     fill_dlq(sqs, dlq)
 
     assert redrive.main(["--dlq-url", dlq, "peek"], sqs=sqs) == 0
 
-    summary = json.loads(capsys.readouterr().out)
-    assert summary["total"] == 3
-    assert summary["byReason"] == {"not_json": 1, "missing_field": 1, NO_REASON: 1}
-    assert summary["samples"]["not_json"] == ["garbage"]
+    # Counts only: a DLQ may hold personal data, bodies are printed only when asked for.
+    assert json.loads(capsys.readouterr().out) == {
+        "total": 3,
+        "byReason": {"not_json": 1, "missing_field": 1, NO_REASON: 1},
+    }
     assert visible(sqs, dlq) == 3
+
+
+def test_peek_prints_sample_bodies_only_when_asked(queues, capsys):
+    sqs, _, dlq = queues
+    fill_dlq(sqs, dlq)
+
+    assert redrive.main(["--dlq-url", dlq, "peek", "--bodies", "1"], sqs=sqs) == 0
+
+    assert json.loads(capsys.readouterr().out)["samples"] == {
+        "not_json": ["garbage"],
+        "missing_field": ["{}"],
+        NO_REASON: [vehicle_body("e-redriven")],
+    }
 
 
 def test_copy_redrive_restores_body_and_attributes_and_empties_the_dlq(queues):
@@ -59,8 +73,9 @@ def test_copy_redrive_restores_body_and_attributes_and_empties_the_dlq(queues):
     fill_dlq(sqs, dlq)
     sleeps = []
 
-    assert redrive.copy_redrive(sqs, dlq, queue, rate=10, sleep=sleeps.append) == 3
+    result = redrive.copy_redrive(sqs, dlq, queue, rate=10, announced=3, sleep=sleeps.append)
 
+    assert (result.moved, result.skipped, result.left) == (3, 0, 0)
     assert visible(sqs, dlq) == 0
     messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"])[
         "Messages"
@@ -72,7 +87,67 @@ def test_copy_redrive_restores_body_and_attributes_and_empties_the_dlq(queues):
         "origin": {"StringValue": "fleet-7", "DataType": "String"},
         "sourceMessageId": {"StringValue": "m1", "DataType": "String"},
     }
+    # A message the redrive policy moved keeps its id in the DLQ; the copy names it.
+    dead_by_policy = by_body[vehicle_body("e-redriven")]["sourceMessageId"]["StringValue"]
+    assert len(dead_by_policy) == 36
     assert len(sleeps) == 1 and 0 < sleeps[0] <= 0.3  # 3 messages at 10/s
+
+
+class RoutesEverythingBack:
+    """An SQS client whose every send to the source queue comes straight back to the DLQ, as a live
+    consumer routes poison (keeping sourceMessageId)."""
+
+    def __init__(self, sqs, queue, dlq):
+        self._sqs, self._queue, self._dlq = sqs, queue, dlq
+
+    def __getattr__(self, name):
+        return getattr(self._sqs, name)
+
+    def send_message_batch(self, QueueUrl, Entries):
+        response = self._sqs.send_message_batch(QueueUrl=QueueUrl, Entries=Entries)
+        if QueueUrl == self._queue:
+            self._sqs.send_message_batch(QueueUrl=self._dlq, Entries=Entries)
+        return response
+
+
+def test_copy_redrive_moves_no_more_than_it_announced_when_everything_comes_back(queues):
+    sqs, queue, dlq = queues
+    for start in range(0, 14, 7):
+        sqs.send_message_batch(
+            QueueUrl=dlq, Entries=[{"Id": str(i), "MessageBody": f"poison-{start + i}"} for i in range(7)]
+        )
+
+    result = redrive.copy_redrive(
+        RoutesEverythingBack(sqs, queue, dlq), dlq, queue, rate=1000, announced=14, sleep=lambda _: None
+    )
+
+    assert (result.announced, result.moved, result.skipped, result.left) == (14, 14, 0, 14)
+    assert visible(sqs, queue) == 14
+    assert result.line() == (
+        "moved 14 of the 14 announced; skipped 0 already moved that came back to the DLQ during the "
+        "redrive; 14 left in the DLQ"
+    )
+
+
+def test_copy_redrive_never_moves_one_message_twice(queues):
+    sqs, queue, dlq = queues
+    # GIVEN two dead letters of one message (routed twice: its first invocation died before the delete)
+    router = DeadLetterRouter(dlq, sqs=sqs)
+    for _ in range(2):
+        router.route([(SQSRecord(sqs_record("garbage", "m1")), "not_json", "x")])
+    sqs.send_message(QueueUrl=dlq, MessageBody=vehicle_body("e-1"))
+
+    result = redrive.copy_redrive(sqs, dlq, queue, rate=1000, announced=3, sleep=lambda _: None)
+
+    # THEN the message goes back once; its second copy stays in the DLQ, released for the operator
+    assert (result.moved, result.skipped, result.left) == (2, 1, 1)
+    assert sorted(
+        m["Body"] for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    ) == [
+        "garbage",
+        vehicle_body("e-1"),
+    ]
+    assert visible(sqs, dlq) == 1
 
 
 def test_redriven_event_that_was_already_stored_is_not_stored_twice(queues, store, table):
@@ -80,7 +155,7 @@ def test_redriven_event_that_was_already_stored_is_not_stored_twice(queues, stor
     assert invoke(sqs_record(vehicle_body("e-1"), "first-delivery")) == {"batchItemFailures": []}
     sqs.send_message(QueueUrl=dlq, MessageBody=vehicle_body("e-1"))  # e.g. its delete was lost, then redriven
 
-    redrive.copy_redrive(sqs, dlq, queue, rate=100, sleep=lambda _: None)
+    redrive.copy_redrive(sqs, dlq, queue, rate=100, announced=1, sleep=lambda _: None)
     [message] = sqs.receive_message(QueueUrl=queue)["Messages"]
     assert invoke(sqs_record(message["Body"], message["MessageId"])) == {"batchItemFailures": []}
 
@@ -88,7 +163,7 @@ def test_redriven_event_that_was_already_stored_is_not_stored_twice(queues, stor
     assert (item["eventId"], item["messageId"]) == ("e-1", message["MessageId"])
 
 
-def test_on_aws_redrive_starts_a_message_move_task(monkeypatch):
+def test_on_aws_redrive_starts_a_message_move_task_and_follows_it_to_the_end(monkeypatch, capsys):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     sqs = boto3.client("sqs", region_name="us-east-1")
     dlq, queue = (
@@ -125,12 +200,48 @@ def test_on_aws_redrive_starts_a_message_move_task(monkeypatch):
                 "MaxNumberOfMessagesPerSecond": 25,
             },
         )
+        task = {"TaskHandle": "task-1", "SourceArn": "arn:aws:sqs:us-east-1:1:events-dlq"}
+        for status, moved in (("RUNNING", 1), ("COMPLETED", 3)):
+            stub.add_response(
+                "list_message_move_tasks",
+                {
+                    "Results": [
+                        {
+                            **task,
+                            "Status": status,
+                            "ApproximateNumberOfMessagesMoved": moved,
+                            "ApproximateNumberOfMessagesToMove": 3,
+                        }
+                    ]
+                },
+                {"SourceArn": "arn:aws:sqs:us-east-1:1:events-dlq", "MaxResults": 1},
+            )
+        stub.add_response(
+            "get_queue_attributes",
+            {
+                "Attributes": {
+                    "ApproximateNumberOfMessages": "0",
+                    "ApproximateNumberOfMessagesNotVisible": "1",
+                }
+            },
+            {
+                "QueueUrl": dlq,
+                "AttributeNames": ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            },
+        )
         arguments = ["--dlq-url", dlq, "--queue-url", queue, "redrive", "--rate", "25"]
+        monkeypatch.setattr(redrive.time, "sleep", lambda _: None)
         assert redrive.main(arguments, sqs=sqs, ask=lambda q: questions.append(q) or "redrive") == 0
         stub.assert_no_pending_responses()
     assert questions == [
-        "Redrive 3 messages (+1 in flight) of the DLQ events-dlq (account 1, region us-east-1, on AWS) "
+        "Redrive the 3 messages (+1 in flight) of the DLQ events-dlq (account 1, region us-east-1, on AWS) "
         "to events at 25 messages/s (move-task)? Type 'redrive' to go on: "
+    ]
+    assert capsys.readouterr().out.splitlines() == [
+        "redrive: started message move task task-1",
+        "redrive: RUNNING, moved 1 of 3",
+        "redrive: moved 3 of the 3 announced; skipped 0 already moved that came back to the DLQ during the "
+        "redrive; 1 left in the DLQ",
     ]
 
 
@@ -173,7 +284,7 @@ def test_purge_and_redrive_without_a_terminal_do_nothing_unless_told_yes(queues,
 def test_a_poison_message_routed_redriven_and_routed_again_still_names_the_first_message(queues, store):
     sqs, queue, dlq = queues
     fill_dlq(sqs, dlq)
-    redrive.copy_redrive(sqs, dlq, queue, rate=100, sleep=lambda _: None)
+    redrive.copy_redrive(sqs, dlq, queue, rate=100, announced=3, sleep=lambda _: None)
     redriven = sqs.receive_message(
         QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"], AttributeNames=["All"]
     )["Messages"]
