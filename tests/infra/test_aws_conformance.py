@@ -402,3 +402,58 @@ def test_what_the_fleet_launches_untagged_is_found():
         f"{template.type} {template.name}: launched volume: no stack tag",
         f"{template.type} {template.name}: launched volume: no component tag",
     ]
+
+
+def test_provisioned_pollers_out_of_range_beside_a_maximum_concurrency_are_found():
+    provisioned = stack_graph("provisioned")
+    mapping = provisioned.one("aws:lambda/eventSourceMapping:EventSourceMapping")
+    pollers = {"minimumPollers": 1, "maximumPollers": 2001, "pollerGroupName": "shared"}
+    graph, _ = with_inputs(
+        provisioned,
+        mapping,
+        scalingConfig={"maximumConcurrency": 10},
+        provisionedPollerConfig=pollers,
+        metricsConfig={"metrics": ["EventCount", "ErrorCount"]},
+    )
+
+    where = f"{mapping.type} consumer-event-source"
+    guide = (
+        "https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html"
+        "#invocation-eventsourcemapping-provisioned-mode"
+    )
+    assert limit_findings(graph) == [
+        f"{where}: provisionedPollerConfig and scalingConfig.maximumConcurrency together: AWS takes one "
+        "(https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html)",
+        f"{where}: minimumPollers = 1: must be 2–200 ({guide})",
+        f"{where}: maximumPollers = 2001: must be 2–2000 ({guide})",
+        f"{where}: pollerGroupName is for Kafka sources only "
+        "(https://docs.aws.amazon.com/lambda/latest/api/API_ProvisionedPollerConfig.html)",
+        f"{where}: metricsConfig 'ErrorCount': an SQS source publishes only ['EventCount'] "
+        "(https://docs.aws.amazon.com/lambda/latest/api/API_EventSourceMappingMetricsConfig.html)",
+    ]
+
+
+def test_a_mapping_metric_its_mapping_does_not_publish_is_found():
+    provisioned = stack_graph("provisioned")
+    mapping = provisioned.one("aws:lambda/eventSourceMapping:EventSourceMapping")
+    uuid = mapping.state["uuid"]
+    # Without MetricsConfig the EventCount metrics never come; in standard mode neither do the pollers.
+    graph, _ = with_inputs(provisioned, mapping, metricsConfig=None, provisionedPollerConfig=None)
+    body = dashboard_of(graph)
+    body["widgets"] = [w for w in body["widgets"] if "pollers" in w.get("properties", {}).get("title", "")]
+    body["widgets"][0]["properties"]["metrics"].append(
+        ["AWS/Lambda", "DroppedEventCount", "EventSourceMappingUUID", uuid]
+    )
+    graph, _ = with_inputs(graph, graph.one(DASHBOARD), dashboardBody=json.dumps(body))
+
+    widget = "dashboard monitoring-dashboard widget #0 'Event source mapping: provisioned pollers'"
+    lambda_page = cloudwatch_metrics.DOCUMENTED_METRICS["AWS/Lambda"].source
+    assert metric_findings(graph) == [
+        f"{widget}: AWS/Lambda DroppedEventCount {{'EventSourceMappingUUID': '{uuid}'}}: "
+        f"DroppedEventCount is not a documented AWS/Lambda metric ({lambda_page})",
+        f"alarm monitoring-event-source-not-polling: AWS/Lambda PolledEventCount "
+        f"{{'EventSourceMappingUUID': '{uuid}'}}: mapping consumer-event-source does not enable "
+        "MetricsConfig EventCount",
+        f"{widget}: AWS/Lambda ProvisionedPollers {{'EventSourceMappingUUID': '{uuid}'}}: mapping "
+        "consumer-event-source is not in provisioned mode",
+    ]

@@ -6,10 +6,12 @@ program takes (`from_pulumi_config` -> `StackSettings.from_raw`) is the one unde
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from infra.settings import KEYS, ConfigError, StackSettings
-from tests.infra.pulumi_harness import run_failing_program
+from infra.settings import KEYS, ConfigError, ProvisionedPollers, StackSettings, from_stack_file
+from tests.infra.pulumi_harness import run_failing_program, run_program, stacks
 
 RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922]
 RETENTION_DAYS += [3288, 3653]
@@ -181,6 +183,21 @@ INVALID = [
         "concurrencyAlarmPercentOfMax = 0: must be a percentage 1–100",
         id="concurrency-alarm-0",
     ),
+    pytest.param(
+        {
+            "billingMode": "PROVISIONED",
+            "writeCapacity": "5",
+            "maxConcurrency": "10",
+            "batchSize": "10",
+            "functionTimeoutSeconds": "10",
+            "maxReceiveCount": "3",
+        },
+        "writeCapacity = 5: full concurrency writes at least maxConcurrency × batchSize / "
+        "functionTimeoutSeconds = 10 × 10 / 10 = 10 writes/s, so the table throttles, and with "
+        "maxReceiveCount 3 (AWS advises ≥ 5) throttled batches reach the DLQ: raise writeCapacity or "
+        "maxReceiveCount, or lower the concurrency",
+        id="provisioned-table-overrun-low-receive-count",
+    ),
 ]
 
 
@@ -214,3 +231,145 @@ def test_program_with_bad_config_declares_nothing(raw, line):
     assert problem_lines(error) == [f"vehicle-pipeline:{line}"]
     assert graph.resources == ()
     assert graph.outputs == {}
+
+
+# Provisioned mode: {minimum, maximum} as the engine hands a structured value over (a JSON string). Through
+# the program, dev's own maxConcurrency is removed unless the case sets it: the stack then leaves it unset.
+POLLERS_ERROR = "must be a mapping with minimum and maximum event pollers, e.g. {minimum: 2, maximum: 10}"
+PROVISIONED_INVALID = [
+    pytest.param(
+        {"provisionedPollers": '{"minimum": 1, "maximum": 10}'},
+        ["provisionedPollers.minimum = 1: must be 2–200 (SQS event pollers)"],
+        id="pollers-minimum-1",
+    ),
+    pytest.param(
+        {"provisionedPollers": '{"minimum": 2, "maximum": 2001}'},
+        ["provisionedPollers.maximum = 2001: must be 2–2000 (SQS event pollers)"],
+        id="pollers-maximum-2001",
+    ),
+    pytest.param(
+        {"provisionedPollers": '{"minimum": 2, "maximum": 1}'},
+        [
+            "provisionedPollers.maximum = 1: must be 2–2000 (SQS event pollers)",
+            "provisionedPollers.maximum = 1: must be ≥ provisionedPollers.minimum (2)",
+        ],
+        id="pollers-maximum-1",
+    ),
+    pytest.param(
+        {"provisionedPollers": '{"minimum": 5, "maximum": 4}'},
+        ["provisionedPollers.maximum = 4: must be ≥ provisionedPollers.minimum (5)"],
+        id="pollers-maximum-below-minimum",
+    ),
+    pytest.param(
+        {"provisionedPollers": '{"minimum": 2, "maximum": 10}', "maxConcurrency": "10"},
+        [
+            "maxConcurrency = 10: must be unset with provisionedPollers: AWS takes maximum concurrency or "
+            "provisioned pollers, not both (the pollers bound the concurrency)"
+        ],
+        id="pollers-with-max-concurrency",
+    ),
+    pytest.param(
+        {"provisionedPollers": '{"minimum": 2, "maximum": 101}'},
+        [
+            "provisionedPollers.maximum = 101: 10 × provisionedPollers.maximum = 1010 concurrent invokes, "
+            "more than the 1000 the function can reserve: at most 100 pollers"
+        ],
+        id="pollers-beyond-reservable-concurrency",
+    ),
+    pytest.param(
+        {"provisionedPollers": '{"minimum": 2, "maximum": 20}', "reservedConcurrency": "100"},
+        ["reservedConcurrency = 100: must be between 10 × provisionedPollers.maximum (200) and 1000"],
+        id="reserved-below-pollers-concurrency",
+    ),
+    pytest.param(
+        {"provisionedPollers": '{"minimum": 2}'},
+        [f"provisionedPollers = '{{\"minimum\": 2}}': {POLLERS_ERROR}"],
+        id="pollers-without-maximum",
+    ),
+    pytest.param(
+        {"provisionedPollers": "20"},
+        [f"provisionedPollers = '20': {POLLERS_ERROR}"],
+        id="pollers-not-a-mapping",
+    ),
+    pytest.param(
+        {"provisionedPollers": '{"minimum": "two", "maximum": 10}'},
+        ['provisionedPollers = \'{"minimum": "two", "maximum": 10}\': minimum and maximum must be integers'],
+        id="pollers-not-integers",
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "lines"), PROVISIONED_INVALID)
+def test_invalid_provisioned_pollers_are_rejected_naming_key_value_and_rule(raw, lines):
+    with pytest.raises(ConfigError) as raised:
+        StackSettings.from_raw(raw)
+    assert problem_lines(raised.value) == [f"vehicle-pipeline:{line}" for line in lines]
+
+
+@pytest.mark.parametrize(("raw", "lines"), PROVISIONED_INVALID)
+def test_program_with_bad_provisioned_pollers_declares_nothing(raw, lines):
+    error, graph = run_failing_program("dev", {"maxConcurrency": None, **raw})
+    assert isinstance(error, ConfigError)
+    assert problem_lines(error) == [f"vehicle-pipeline:{line}" for line in lines]
+    assert graph.resources == ()
+
+
+def test_provisioned_pollers_read_alike_from_the_stack_file_and_from_the_engine():
+    from_yaml = StackSettings.from_raw({"provisionedPollers": {"minimum": 2, "maximum": 10}})
+    from_engine = StackSettings.from_raw({"provisionedPollers": '{"minimum": 2, "maximum": 10}'})
+
+    assert from_yaml == from_engine
+    assert from_yaml.provisioned_pollers == ProvisionedPollers(minimum=2, maximum=10)
+    assert (from_yaml.mapping_max_concurrency, from_yaml.reserved_concurrency) == (100, 100)
+    assert StackSettings().provisioned_pollers is None  # standard mode unless asked: the local runner's case
+
+
+def test_a_provisioned_table_full_concurrency_throttles_is_a_warning_from_five_receives_up():
+    raw = {"billingMode": "PROVISIONED", "writeCapacity": "5", "maxConcurrency": "10"}
+    raw |= {"batchSize": "10", "functionTimeoutSeconds": "10", "maxReceiveCount": "5"}
+
+    assert StackSettings.from_raw(raw).warnings() == [
+        (
+            "writeCapacity",
+            5,
+            "full concurrency writes at least maxConcurrency × batchSize / functionTimeoutSeconds = "
+            "10 × 10 / 10 = 10 writes/s: the table throttles under a backlog and batches are retried "
+            "(up to maxReceiveCount 5 receives each)",
+        )
+    ]
+    assert StackSettings.from_raw({**raw, "writeCapacity": "10"}).warnings() == []  # the floor is not above
+
+
+def test_an_on_demand_table_is_warned_of_a_floor_above_a_new_tables_4000_writes():
+    raw = {"provisionedPollers": '{"minimum": 2, "maximum": 100}', "functionTimeoutSeconds": "1"}
+    raw |= {"batchSize": "41", "batchingWindowSeconds": "1"}
+
+    assert StackSettings.from_raw(raw).warnings() == [
+        (
+            "billingMode",
+            "PAY_PER_REQUEST",
+            "full concurrency writes at least 10 × provisionedPollers.maximum × batchSize / "
+            "functionTimeoutSeconds = 1000 × 41 / 1 = 41000 writes/s, more than the 4000 a new on-demand "
+            "table serves at once (then up to twice its previous peak): expect throttled batches while it "
+            "scales",
+        )
+    ]
+    assert StackSettings.from_raw({**raw, "batchSize": "4"}).warnings() == []  # 4,000 exactly is served
+
+
+@pytest.mark.parametrize("stack", stacks())
+def test_no_stack_file_draws_a_warning(stack):
+    assert from_stack_file(stack).warnings() == []
+
+
+def test_the_program_logs_a_warning_and_declares_the_stack(caplog):
+    overrides = {"billingMode": "PROVISIONED", "writeCapacity": "5", "batchSize": "10"}
+    with caplog.at_level(logging.WARNING):
+        graph = run_program("dev", overrides)
+
+    assert graph.one("aws:dynamodb/table:Table").inputs["writeCapacity"] == 5
+    assert (
+        "vehicle-pipeline:writeCapacity = 5: full concurrency writes at least maxConcurrency × batchSize / "
+        "functionTimeoutSeconds = 10 × 10 / 10 = 10 writes/s: the table throttles under a backlog and "
+        "batches are retried (up to maxReceiveCount 5 receives each)"
+    ) in caplog.messages
