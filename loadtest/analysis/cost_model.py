@@ -29,10 +29,10 @@ from loadtest.analysis.aws_prices import PriceBook
 from loadtest.analysis.cost_inputs import Usage
 
 SECONDS_PER_HOUR = 3600
-# What infra/monitoring.py declares with alarmsEnabled: seven single-metric alarms and the error-rate alarm,
-# whose metric math reads two metrics (CloudWatch bills an alarm per metric it reads).
-# tests/infra/test_cost_allocation.py counts them in every stack's mocked graph.
-STACK_ALARM_METRICS = 9
+# What infra/monitoring.py declares with alarmsEnabled: seven single-metric alarms, and the error-rate and
+# event-source-not-polling alarms, whose metric math reads two metrics each (CloudWatch bills an alarm per
+# metric it reads). tests/infra/test_cost_allocation.py counts them in every stack's mocked graph.
+STACK_ALARM_METRICS = 11
 # A fleet without the function keeps the alarms on the queue, the DLQ and the table, and gets the two
 # alarms target tracking creates on its backlog-per-instance metric math (two metrics each).
 FLEET_ALARM_METRICS = 3 + 2 * 2

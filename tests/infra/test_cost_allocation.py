@@ -6,7 +6,6 @@ THEN they agree: alarm metrics (an alarm bills each metric it reads, two for the
 dashboards, the customer-managed key, the fleet's instance type (priced in aws_prices.json) and root volume.
 """
 
-import pytest
 
 from infra.settings import from_stack_file
 from loadtest.analysis.aws_prices import load_prices
@@ -24,13 +23,6 @@ def alarm_metrics(graph: Graph) -> int:
     return counted
 
 
-# infra/monitoring.py's event-source-not-polling alarm reads two metrics (the queue's visible messages and the
-# mapping's PolledEventCount): the cost model's STACK_ALARM_METRICS (loadtest/analysis/cost_model.py, owned
-# with the cost model) must become 11. Strict: it fails again, as a reminder, once the model counts them.
-@pytest.mark.xfail(
-    strict=True,
-    reason="cost model's STACK_ALARM_METRICS is 9; the graph has 11 with event-source-not-polling",
-)
 def test_the_models_fixed_parts_are_the_stacks(graph: Graph, stack: str):
     design = LambdaDesign.for_stack(stack, from_stack_file(stack))
 
