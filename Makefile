@@ -30,32 +30,32 @@ unit: $(VENV)/.installed
 # The scale-out/in test on the embedded AWS (moto_server, local event source mapping, the real handler,
 # Locust's scale shape), no AWS account needed; ends with the ledger line and writes REPORT.md + report/*.png.
 demo: $(VENV)/.installed
-	$(PY) -m loadtest.local.demo --stack $(STACK) --mode $(MODE)
+	$(PY) -m loadtest.local.runs.demo --stack $(STACK) --mode $(MODE)
 
 # The scale test with faults at once: 1% poison, 1% throttled writes, 1% timeout overruns, one poller SIGKILLed.
 chaos: $(VENV)/.installed
-	$(PY) -m loadtest.local.demo --stack $(STACK) --chaos
+	$(PY) -m loadtest.local.runs.demo --stack $(STACK) --chaos
 
 # The knee: drain a 10,000-message backlog, then step the offered rate up until the backlog keeps growing or
 # p99 passes its bound, hold the last sustainable step; prints the sustained ratio to the emulator's ceiling.
 capacity: $(VENV)/.installed
-	$(PY) -m loadtest.local.capacity --stack $(STACK)
+	$(PY) -m loadtest.local.runs.capacity --stack $(STACK)
 
 # Recovery drills (outage and redrive, deploy under load, poison and duplicate storms, distributed producer),
 # each ending with the ledger check; `make drill NAME=outage` runs one.
 drills: $(VENV)/.installed
-	$(PY) -m loadtest.local.drills
+	$(PY) -m loadtest.local.runs.drills
 
 drill: $(VENV)/.installed
-	@test -n "$(NAME)" || { echo "make drill: give NAME=<drill> (python -m loadtest.local.drills --help lists them); make drills runs them all" >&2; exit 2; }
-	$(PY) -m loadtest.local.drills $(NAME)
+	@test -n "$(NAME)" || { echo "make drill: give NAME=<drill> (python -m loadtest.local.runs.drills --help lists them); make drills runs them all" >&2; exit 2; }
+	$(PY) -m loadtest.local.runs.drills $(NAME)
 
 # Seconds: provision the stack on moto, send events (one invalid), drain them through the handler, check the ledger.
 smoke: $(VENV)/.installed
-	$(PY) -m loadtest.local.smoke --stack $(STACK)
+	$(PY) -m loadtest.local.runs.smoke --stack $(STACK)
 
 bench: $(VENV)/.installed
-	$(PY) -m loadtest.local.bench
+	$(PY) -m loadtest.local.runs.bench
 
 # The handler fuzz test with 10,000 examples instead of make test's short profile.
 fuzz: $(VENV)/.installed

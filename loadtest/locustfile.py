@@ -3,7 +3,7 @@
 Each user sends batches of --batch-size events with SendMessageBatch (SendMessage when 1), paced at
 --user-rate calls per second; each call fires one Locust request event, and each entry SQS refused fires a
 failure of its own. Every accepted message goes to this process's ledger file (--ledger-dir), so master and
-workers together leave a complete ledger. The endpoint follows the queue URL (ops/queue_endpoint.py): moto
+workers together leave a complete ledger. The endpoint follows the queue URL (cli/queue_endpoint.py): moto
 or AWS alike. A bad option stops Locust at init with one line naming it, and exit status 2.
 """
 
@@ -21,10 +21,10 @@ from pathlib import Path
 from locust import LoadTestShape, User, constant_throughput, events, task
 from locust.exception import StopUser
 
+from cli.command_line import USAGE_ERROR, UsageError, number, share, whole_number
+from cli.queue_endpoint import QueueEndpoint, target_queue
 from loadtest.ledger import LedgerWriter
 from loadtest.shapes import scale_stages, users_at
-from ops.command_line import USAGE_ERROR, UsageError, number, share, whole_number
-from ops.queue_endpoint import QueueEndpoint, target_queue
 from producer.sqs_producer import SQS_BATCH_LIMIT, OutgoingMessage, SqsProducer
 from producer.vehicles import VehicleFactory
 
@@ -88,7 +88,7 @@ def _options(parser):
     )
 
 
-# Each option the file adds, with the rule its value must meet (ops/command_line.py's argparse types).
+# Each option the file adds, with the rule its value must meet (cli/command_line.py's argparse types).
 OPTION_RULES = {
     "--batch-size": whole_number(1, SQS_BATCH_LIMIT),
     "--poison-ratio": share,

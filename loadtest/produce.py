@@ -4,7 +4,7 @@
 
 Bounded: exactly --count events (plus the --poison-ratio share as invalid bodies), at most --rate per
 second. Prints what was accepted; exits 1 if SQS refused any message (or the run failed), 2 for a usage
-error (ops/command_line.py), before anything is sent.
+error (cli/command_line.py), before anything is sent.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from cli.command_line import OneLineParser, UsageError, entry_point, number, share, whole_number
+from cli.queue_endpoint import target_queue
 from loadtest.ledger import LedgerWriter
-from ops.command_line import OneLineParser, UsageError, entry_point, number, share, whole_number
-from ops.queue_endpoint import target_queue
 from producer.sqs_producer import SQS_BATCH_LIMIT, OutgoingMessage, SqsProducer
 from producer.vehicles import VehicleFactory
 

@@ -12,7 +12,7 @@ A redrive moves what the DLQ held when it started, never more: a consumer that r
 straight back to the DLQ would otherwise keep a redrive busy forever. On AWS it starts SQS's own
 StartMessageMoveTask, which counts the messages to move when it starts (ListMessageMoveTasks'
 ApproximateNumberOfMessagesToMove), and follows it to the end. Emulators lack the move task (moto does),
-so for a DLQ off AWS (its URL on another host: ops/queue_endpoint.py) the tool copies instead — receive,
+so for a DLQ off AWS (its URL on another host: cli/queue_endpoint.py) the tool copies instead — receive,
 send to the source queue with body and attributes intact, delete, at the given rate — at most the count it
 announced, and a message it has already moved (known by its `sourceMessageId`) that comes back during the
 redrive is set aside, never moved twice. Both end with one line: moved, skipped, left in the DLQ.
@@ -33,12 +33,12 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from cli.command_line import OneLineParser, UsageError, entry_point, number, whole_number
+from cli.queue_endpoint import QueueEndpoint, same_endpoint
+from cli.stack_outputs import load_stack_outputs
 from consumer.dead_letters import REASON_ATTRIBUTE, SOURCE_ID_ATTRIBUTE, SQS_MAX_MESSAGE_ATTRIBUTES
 from consumer.sqs_event import delete_messages
-from ops.command_line import OneLineParser, UsageError, entry_point, number, whole_number
 from ops.dead_letter_queue import SCAN_VISIBILITY_SECONDS, reason_of, release, scan
-from ops.queue_endpoint import QueueEndpoint, same_endpoint
-from ops.stack_outputs import load_stack_outputs
 
 PROG = "python -m ops.redrive"
 

@@ -23,10 +23,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ops.command_line import OneLineParser, entry_point
+from cli.command_line import OneLineParser, entry_point
+from cli.queue_endpoint import QueueEndpoint, same_endpoint
+from cli.stack_outputs import load_stack_outputs
 from ops.dead_letter_queue import NO_REASON, dead_letter_keys, reason_of, scan
-from ops.queue_endpoint import QueueEndpoint, same_endpoint
-from ops.stack_outputs import load_stack_outputs
 
 PROG = "python -m ops.status"
 

@@ -26,7 +26,7 @@ import pytest
 
 from consumer import worker
 from loadtest import produce
-from loadtest.local import bench, capacity, demo, drills, run_arguments, smoke
+from loadtest.local.runs import bench, capacity, demo, drills, run_arguments, smoke
 from ops import redrive, status
 
 REPO = Path(__file__).resolve().parents[1]
@@ -259,7 +259,7 @@ IN_PROCESS = [
         {"QUEUE_URL": LOCAL_QUEUE, "TABLE_NAME": "events"},
     ),
     case("worker-unknown-flag", worker.main, ["--queue", "x"], f"unrecognized arguments: --queue x {HELP}"),
-    # python -m loadtest.local.demo (make demo, make chaos); the test's stacks: the repository's and "broken"
+    # python -m loadtest.local.runs.demo (make demo, make chaos); the stacks: the repository's and "broken"
     case("demo-no-such-stack", demo.main, ["--stack", "nosuch"], f"{NO_STACK}broken, {STACKS}"),
     case(
         "demo-invalid-stack-file",
@@ -293,7 +293,7 @@ IN_PROCESS = [
         ["--run-dir", "{plain_file}"],
         "argument --run-dir: {plain_file} is a file; give a directory (created if missing)",
     ),
-    # python -m loadtest.local.capacity (make capacity)
+    # python -m loadtest.local.runs.capacity (make capacity)
     case("capacity-no-such-stack", capacity.main, ["--stack", "nosuch"], f"{NO_STACK}broken, {STACKS}"),
     case(
         "capacity-shares",
@@ -307,7 +307,7 @@ IN_PROCESS = [
         ["--backlog", "lots"],
         f"argument --backlog: 'lots' is not a whole number of at least 1 {HELP}",
     ),
-    # python -m loadtest.local.smoke (make smoke)
+    # python -m loadtest.local.runs.smoke (make smoke)
     case("smoke-no-such-stack", smoke.main, ["--stack", "nosuch"], f"{NO_STACK}broken, {STACKS}"),
     case(
         "smoke-count",
@@ -315,7 +315,7 @@ IN_PROCESS = [
         ["--count", "0"],
         f"argument --count: '0' is not a whole number of at least 1 {HELP}",
     ),
-    # python -m loadtest.local.drills (make drills, make drill NAME=…)
+    # python -m loadtest.local.runs.drills (make drills, make drill NAME=…)
     case(
         "drills-unknown",
         drills.main,
@@ -328,7 +328,7 @@ IN_PROCESS = [
         ["--run-dir", "{plain_file}"],
         "argument --run-dir: {plain_file} is a file; give a directory (created if missing)",
     ),
-    # python -m loadtest.local.bench (make bench)
+    # python -m loadtest.local.runs.bench (make bench)
     case("bench-takes-no-options", bench.main, ["--quick"], f"unrecognized arguments: --quick {HELP}"),
 ]
 
@@ -337,11 +337,11 @@ PROGS = {
     status.main: "python -m ops.status",
     redrive.main: "python -m ops.redrive",
     worker.main: "python -m consumer.worker",
-    demo.main: "python -m loadtest.local.demo",
-    capacity.main: "python -m loadtest.local.capacity",
-    smoke.main: "python -m loadtest.local.smoke",
-    drills.main: "python -m loadtest.local.drills",
-    bench.main: "python -m loadtest.local.bench",
+    demo.main: "python -m loadtest.local.runs.demo",
+    capacity.main: "python -m loadtest.local.runs.capacity",
+    smoke.main: "python -m loadtest.local.runs.smoke",
+    drills.main: "python -m loadtest.local.runs.drills",
+    bench.main: "python -m loadtest.local.runs.bench",
 }
 
 # Variables a row may set; each row starts with none of them (conftest's credentials and region stay).
@@ -547,45 +547,45 @@ MAKE_TARGETS = [
     (
         "demo",
         ["STACK=nosuch"],
-        f"python -m loadtest.local.demo: {NO_STACK}{STACKS}",
-        "$(PY) -m loadtest.local.demo",
+        f"python -m loadtest.local.runs.demo: {NO_STACK}{STACKS}",
+        "$(PY) -m loadtest.local.runs.demo",
     ),
     (
         "demo",
         ["MODE=fleet"],
-        "python -m loadtest.local.demo: argument --mode: invalid choice: 'fleet' "
+        "python -m loadtest.local.runs.demo: argument --mode: invalid choice: 'fleet' "
         "(choose from 'lambda', 'worker')",
-        "$(PY) -m loadtest.local.demo",
+        "$(PY) -m loadtest.local.runs.demo",
     ),
     (
         "chaos",
         ["STACK=nosuch"],
-        f"python -m loadtest.local.demo: {NO_STACK}{STACKS}",
-        "$(PY) -m loadtest.local.demo",
+        f"python -m loadtest.local.runs.demo: {NO_STACK}{STACKS}",
+        "$(PY) -m loadtest.local.runs.demo",
     ),
     (
         "capacity",
         ["STACK=nosuch"],
-        f"python -m loadtest.local.capacity: {NO_STACK}{STACKS}",
-        "$(PY) -m loadtest.local.capacity",
+        f"python -m loadtest.local.runs.capacity: {NO_STACK}{STACKS}",
+        "$(PY) -m loadtest.local.runs.capacity",
     ),
     (
         "smoke",
         ["STACK=nosuch"],
-        f"python -m loadtest.local.smoke: {NO_STACK}{STACKS}",
-        "$(PY) -m loadtest.local.smoke",
+        f"python -m loadtest.local.runs.smoke: {NO_STACK}{STACKS}",
+        "$(PY) -m loadtest.local.runs.smoke",
     ),
     (
         "drill",
         ["NAME=nosuch"],
-        f"python -m loadtest.local.drills: unknown drill 'nosuch'; choose one of {DRILL_NAMES} "
+        f"python -m loadtest.local.runs.drills: unknown drill 'nosuch'; choose one of {DRILL_NAMES} "
         "(make drill NAME=…)",
-        "$(PY) -m loadtest.local.drills",
+        "$(PY) -m loadtest.local.runs.drills",
     ),
     (
         "drill",
         [],
-        "make drill: give NAME=<drill> (python -m loadtest.local.drills --help lists them); "
+        "make drill: give NAME=<drill> (python -m loadtest.local.runs.drills --help lists them); "
         "make drills runs them all",
         "test -n",
     ),

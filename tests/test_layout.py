@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("consumer", "producer", "infra", "loadtest", "ops")
+PACKAGES = ("consumer", "producer", "infra", "loadtest", "ops", "cli")
 SETTINGS = ("infra.settings", "infra.resource_spec")  # plain data, no pulumi: the local pipeline reads them
-COMMAND_LINE = ("ops.command_line", "ops.stack_outputs", "ops.queue_endpoint")  # what every command parses
+COMMAND_LINE = ("cli",)  # what every command parses: usage errors, the stack outputs, a queue URL's endpoint
 
 ALLOWED = {
     # What gets deployed as the consumer imports nothing else of the repository.
@@ -23,20 +23,35 @@ ALLOWED = {
     "producer": ("producer", "consumer.vehicle_event", "consumer.sqs_event"),
     "infra": ("infra",),
     "__main__": ("infra",),
+    # The command-line kit knows nothing of what the commands do.
+    "cli": ("cli",),
     # Operator tools read the consumer's dead-letter format.
-    "ops": ("ops", "consumer.dead_letters", "consumer.sqs_event"),
+    "ops": ("ops", "consumer.dead_letters", "consumer.sqs_event", *COMMAND_LINE),
     # The producer side runs against any SQS endpoint: no embedded AWS, no analysis. It reads its inputs as
     # the operator tools do: one-line usage errors, the stack outputs file, the endpoint a queue URL names.
     "loadtest": ("loadtest.ledger", "loadtest.shapes", "producer", *COMMAND_LINE),
     "loadtest.analysis": ("loadtest.analysis", "loadtest.ledger", "ops.dead_letter_queue", *SETTINGS),
-    # The embedded AWS runs the real handler and worker, and builds the consumer package as the program does.
-    "loadtest.local": (
+    # The embedded AWS: moto_server with its layers, provisioned from the stack's settings. It knows nothing
+    # of who consumes or runs it (the ceiling's scratch load is built with the producer's vehicles).
+    "loadtest.local": (),  # the package's docstring: the three rooms below
+    "loadtest.local.emulator": ("loadtest.local.emulator", "producer.vehicles", *SETTINGS),
+    # Lambda's poller and the worker pool run the real handler and worker; they talk to the emulator through
+    # boto3 like any client, never through its code. AWS's scaling rules are the scaling model's data.
+    "loadtest.local.consumers": (
+        "loadtest.local.consumers",
+        "consumer",
+        "loadtest.analysis.scaling_model",
+        *SETTINGS,
+    ),
+    # The runs: one session owns a run's life (emulator, consumers, producers, files); the runs build on it,
+    # read the analysis, and build the consumer package as the program does (bench).
+    "loadtest.local.runs": (
         "loadtest",
         "producer",
         "consumer",
         "ops.dead_letter_queue",
-        "ops.command_line",
         "infra.code_package",
+        *COMMAND_LINE,
         *SETTINGS,
     ),
 }
@@ -46,7 +61,9 @@ def _folder(path: Path) -> str:
     parts = path.relative_to(REPO).with_suffix("").parts
     if parts == ("__main__",):
         return "__main__"
-    return ".".join(parts[:2]) if parts[:2] in (("loadtest", "local"), ("loadtest", "analysis")) else parts[0]
+    if parts[:2] == ("loadtest", "local"):
+        return ".".join(parts[:3]) if len(parts) > 3 else "loadtest.local"
+    return ".".join(parts[:2]) if parts[:2] == ("loadtest", "analysis") else parts[0]
 
 
 def _repo_imports(path: Path) -> set[str]:
@@ -75,6 +92,8 @@ def test_module_imports_only_what_its_folder_may(path):
 
 
 def test_the_rules_catch_a_sideways_import():
-    assert not _allowed("loadtest.local.esm_runner", ALLOWED["producer"])
-    assert not _allowed("infra.queues", ALLOWED["loadtest.local"])
+    assert not _allowed("loadtest.local.consumers.esm_runner", ALLOWED["producer"])
+    assert not _allowed("infra.queues", ALLOWED["loadtest.local.runs"])
+    assert not _allowed("loadtest.local.consumers.esm_runner", ALLOWED["loadtest.local.emulator"])
+    assert not _allowed("loadtest.local.runs.session", ALLOWED["loadtest.local.consumers"])
     assert _allowed("consumer.vehicle_event", ALLOWED["producer"])

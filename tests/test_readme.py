@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_layout_section_lists_every_code_folder():
     layout = README.split("## Layout\n", 1)[1].split("\n## ", 1)[0]
     listed = set(re.findall(r"^([a-z_/]+)/ ", layout, flags=re.MULTILINE))
+    listed |= set(re.findall(r"^  ([a-z_/]+)/ ", layout, flags=re.MULTILINE))  # rooms, indented under theirs
     folders = {
         path.parent.relative_to(REPO).as_posix()
         for path in REPO.glob("**/__init__.py")
@@ -36,7 +37,12 @@ def test_layout_section_lists_every_code_folder():
 
 
 def test_every_module_the_readme_runs_exists():
-    modules = set(re.findall(r"python -m ((?:consumer|producer|loadtest|ops)[a-z_.]*)", README))
+    modules = set(re.findall(r"python -m ((?:consumer|producer|loadtest|ops|cli)[a-z_.]*)", README))
     assert modules, "the README runs no module"
-    missing = [name for name in sorted(modules) if not (REPO / (name.replace(".", "/") + ".py")).is_file()]
+
+    def runnable(name: str) -> bool:  # a module, or a package with a __main__
+        path = REPO / name.replace(".", "/")
+        return path.with_suffix(".py").is_file() or (path / "__main__.py").is_file()
+
+    missing = [name for name in sorted(modules) if not runnable(name)]
     assert missing == []

@@ -1,9 +1,9 @@
 """The cost model's usage inputs, measured: from a local run's request counts and logs, or from CloudWatch.
 
-A local run leaves three things (loadtest/local/demo.py puts them in run.json):
-- `request_counts`: what the emulator counted (loadtest/local/request_counter.py): requests by service,
-  operation and queue or table, messages, empty receives, item sizes in the table and its indexes, and the
-  receive-to-delete time of every batch;
+A local run leaves three things (loadtest/local/runs/demo.py puts them in run.json):
+- `request_counts`: what the emulator counted (loadtest/local/emulator/request_counter.py): requests by
+  service, operation and queue or table, messages, empty receives, item sizes in the table and its indexes,
+  and the receive-to-delete time of every batch;
 - `consumer_logs`: what `consumer_log_bytes` measures in the pollers' log files: the bytes each invocation
   wrote to stdout (which Lambda ships to CloudWatch Logs), with its record count, and the EMF metric series;
 - `runner`: the invocations and records the local event source mapping counted.

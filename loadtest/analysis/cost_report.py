@@ -405,7 +405,7 @@ def cost_section(
     curves = {name: (lambda e, month=month: total(month(e))) for name, month in c.months.items()}
     chart = cost_chart(curves, c.crossover(), charts_dir, reference_events)
     measured = (
-        "the emulator counted every request (`loadtest/local/request_counter.py`), the pollers' logs gave the bytes"
+        "the emulator counted every request (`loadtest/local/emulator/request_counter.py`), the pollers' logs gave the bytes"
         " logged"
         if "request_counts" in run
         else "the deployed stack's own CloudWatch counts over the run (`cloudwatch_source.cost_totals`)"

@@ -1,6 +1,6 @@
 """REPORT.md from a run directory (never hand-edited): `python -m loadtest.analysis.report --run-dir build/runs/dev-lambda`.
 
-Reads run.json, Locust's own CSV files, samples.csv and latencies.csv (written by loadtest.local.demo), draws the
+Reads run.json, Locust's own CSV files, samples.csv and latencies.csv (written by loadtest.local.runs.demo), draws the
 charts into report/ and writes REPORT.md with every figure taken from those files.
 """
 

@@ -2,7 +2,7 @@
 
 Lambda (GUIDE §3; Lambda developer guide, "Configuring scaling behavior for SQS event source mappings"): the
 event source mapping starts with 5 concurrent batches and adds up to 300 per minute, up to maxConcurrency;
-each concurrent batch takes `batch_seconds`. The local event source mapping (loadtest/local/esm_runner.py)
+each concurrent batch takes `batch_seconds`. The local event source mapping (loadtest/local/consumers/esm_runner.py)
 scales by the same constants, defined here once. Seed 000's consumer checks the queue depth
 every 60 s, sets the Auto Scaling group to one instance per `messages_per_instance` waiting (up to
 `max_instances`), a new instance serves after `boot_seconds`, and each instance receives up to 10 messages per

@@ -26,7 +26,7 @@ from consumer.event_store import DynamoEventStore
 from consumer.worker import Worker, WorkerConfig
 from infra.settings import PROJECT_ROOT, StackSettings
 from loadtest.analysis.ledger_check import scan_table
-from loadtest.local.embedded_aws import LOCAL_REGION
+from loadtest.local.emulator.embedded_aws import LOCAL_REGION
 from ops.dead_letter_queue import NO_REASON, reason_of
 from ops.dead_letter_queue import scan as read_queue
 from producer.vehicles import VehicleFactory

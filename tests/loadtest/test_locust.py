@@ -11,7 +11,7 @@ import boto3
 from infra.resource_spec import StackSpec
 from infra.settings import from_stack_file
 from loadtest.ledger import read_ledger
-from loadtest.local.embedded_aws import aws_environment, moto_server, provision
+from loadtest.local.emulator.embedded_aws import aws_environment, moto_server, provision
 from loadtest.shapes import Stage, scale_stages, total_seconds, users_at
 
 REPO = Path(__file__).resolve().parents[2]

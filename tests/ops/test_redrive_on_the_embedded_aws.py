@@ -24,7 +24,7 @@ from consumer.event_store import DynamoEventStore
 from consumer.sqs_event import RECEIVE_ALL_ATTRIBUTES, lambda_sqs_event
 from infra.settings import PROJECT_ROOT, StackSettings
 from loadtest.analysis.ledger_check import scan_table
-from loadtest.local.embedded_aws import LOCAL_REGION
+from loadtest.local.emulator.embedded_aws import LOCAL_REGION
 from ops.dead_letter_queue import scan as read_queue
 from tests.lambda_events import SEED_EXAMPLE, LambdaContext
 from tests.loadtest.local.local_pipeline import local_stack, send, wait_until

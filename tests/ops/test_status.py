@@ -16,7 +16,7 @@ from consumer.dead_letters import DeadLetterRouter
 from consumer.event_store import DynamoEventStore
 from consumer.worker import Worker, WorkerConfig
 from infra.settings import StackSettings
-from loadtest.local.embedded_aws import LOCAL_REGION
+from loadtest.local.emulator.embedded_aws import LOCAL_REGION
 from ops import status
 from producer.vehicles import VehicleFactory
 from tests.loadtest.local.local_pipeline import local_stack

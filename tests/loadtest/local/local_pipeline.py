@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from infra.resource_spec import StackSpec
 from infra.settings import StackSettings
-from loadtest.local.embedded_aws import LocalStack, aws_environment, moto_server, provision
+from loadtest.local.emulator.embedded_aws import LocalStack, aws_environment, moto_server, provision
 
 
 @contextlib.contextmanager

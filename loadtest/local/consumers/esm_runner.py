@@ -1,0 +1,360 @@
+"""A local event source mapping: pollers that feed the real handler the way Lambda's SQS poller does.
+
+Each poller is its own process (a chaos run can SIGKILL one mid-batch; its messages come back after the
+visibility timeout). It long-polls the queue, gathers up to the batch size within the batching window, builds
+the Lambda SQS event, invokes `consumer.handler.lambda_handler` with a Lambda-like context under the
+function's timeout, and honours the response as Lambda does: a well-formed `batchItemFailures` deletes every
+other record; an exception, a timeout or a malformed response deletes nothing. Failures come back after the
+visibility timeout and reach the DLQ through the queue's redrive policy. On a FIFO queue a message group is
+never split between two pollers and comes back in order, as SQS guarantees (moto needs
+loadtest/local/emulator/fifo_groups.py for that).
+
+Scaling follows AWS's rules for SQS event source mappings (Lambda developer guide, "Configuring scaling
+behavior for SQS event source mappings"): five concurrent batches as soon as messages are available (never
+more than maxConcurrency), up to 300 more per minute while a backlog remains, and back down, one a second,
+once the backlog is gone. Every poller up to maxConcurrency is started (and has imported boto3, Powertools
+and the handler) before the load begins and parks until switched on, so a scale-out step costs a flag, not a
+process start, as on AWS where the poller fleet and warm execution environments already exist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from consumer.sqs_event import RECEIVE_ALL_ATTRIBUTES, delete_messages, lambda_sqs_event
+from loadtest.analysis.scaling_model import INITIAL_CONCURRENCY, SCALE_IN_QUIET_SECONDS, SCALE_OUT_PER_MINUTE
+from loadtest.local.consumers.scaler import ConsumerScaler
+
+if TYPE_CHECKING:
+    from infra.settings import StackSettings
+
+
+class DeployedNames(Protocol):
+    """What the function is given of its stack (the local stack's outputs): the consumers never see how the
+    stack was made."""
+
+    queue_url: str
+    queue_arn: str
+    region: str
+    table_name: str
+    function_name: str
+
+
+LONG_POLL_SECONDS = 1  # short enough that a stopping poller notices within a second
+WARM_START_TIMEOUT_S = 180  # every poller imported and parked (2 cores, up to maxConcurrency processes)
+
+
+@dataclasses.dataclass(frozen=True)
+class PollerConfig:
+    queue_url: str
+    queue_arn: str
+    region: str
+    batch_size: int
+    batching_window_seconds: int
+    function_name: str
+    function_timeout_seconds: int
+    memory_mb: int
+    environment: dict[str, str]  # TABLE_NAME, DLQ_URL, AWS endpoint…: what Lambda would give the function
+    log_path: str
+
+    @classmethod
+    def for_stack(
+        cls, local: DeployedNames, settings: StackSettings, aws_env: dict[str, str], **extra_env: str
+    ) -> PollerConfig:
+        """The function as the stack declares it, on the local stack. `extra_env` adds what the Pulumi
+        program sets by switch (DLQ_URL when routing) and the local-only VEHICLE_PIPELINE_FAULTS."""
+        environment = {
+            **aws_env,
+            "TABLE_NAME": local.table_name,
+            "POWERTOOLS_SERVICE_NAME": "vehicle-consumer",
+            "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
+            **extra_env,
+        }
+        return cls(
+            local.queue_url,
+            local.queue_arn,
+            local.region,
+            settings.batch_size,
+            settings.batching_window_seconds,
+            local.function_name,
+            settings.function_timeout_seconds,
+            settings.function_memory_mb,
+            environment,
+            log_path="",
+        )
+
+
+class LambdaContext:
+    def __init__(self, config: PollerConfig, request_id: str):
+        self.function_name = config.function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = config.memory_mb
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:{config.region}:123456789012:function:{config.function_name}"
+        )
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{config.function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + config.function_timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class InvocationTimeout(Exception):
+    pass
+
+
+def _raise_timeout(*_):
+    raise InvocationTimeout()
+
+
+def run_poller(config: PollerConfig, active, stop, counters, number: int) -> None:
+    """Body of a poller process: import the handler, report ready, then poll while `active` is set and park
+    while it is not. `stop` is an Event; SIGTERM sets it too: the in-flight batch finishes first."""
+    os.environ.update(config.environment)
+    log = open(config.log_path, "a", buffering=1)  # noqa: SIM115 - the process's stdout until it exits
+    sys.stdout = sys.stderr = log
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGALRM, _raise_timeout)
+    import uuid
+
+    import boto3
+
+    from consumer import handler  # imported after the environment points at the local endpoint
+
+    sqs = boto3.client("sqs")
+    counters.put({"ready": number})
+    while not stop.is_set():
+        if not active.wait(LONG_POLL_SECONDS):
+            continue  # parked: no receives, as a switched-off poller makes no calls
+        messages = _gather(sqs, config, stop)
+        if not messages:
+            continue
+        outcome = _invoke(handler, config, messages, str(uuid.uuid4()))
+        failed_ids = outcome.pop("failed_ids")
+        done = [m for m in messages if failed_ids is not None and m["MessageId"] not in failed_ids]
+        delete_messages(sqs, config.queue_url, done)
+        counters.put(
+            {
+                **outcome,
+                "invocations": 1,
+                "records": len(messages),
+                "failed_records": len(messages) - len(done),
+                "failed_invocations": int(failed_ids is None),
+            }
+        )
+
+
+def _gather(sqs, config: PollerConfig, stop) -> list[dict]:
+    """Up to batch size messages, waiting at most the batching window once the first arrived."""
+    messages: list[dict] = []
+    window_ends = None
+    while len(messages) < config.batch_size and not stop.is_set():
+        wait = LONG_POLL_SECONDS if window_ends is None else max(0, min(1, window_ends - time.monotonic()))
+        batch = sqs.receive_message(
+            QueueUrl=config.queue_url,
+            MaxNumberOfMessages=min(10, config.batch_size - len(messages)),
+            WaitTimeSeconds=math.ceil(wait),
+            **RECEIVE_ALL_ATTRIBUTES,
+        ).get("Messages", [])
+        messages += batch
+        if window_ends is None:
+            if not messages:
+                return []
+            window_ends = time.monotonic() + config.batching_window_seconds
+        if not batch or time.monotonic() >= window_ends:
+            break
+    return messages
+
+
+def _invoke(handler, config: PollerConfig, messages: list[dict], request_id: str) -> dict:
+    """Call the handler as Lambda would; failed_ids None means the whole batch failed (nothing deleted)."""
+    signal.alarm(config.function_timeout_seconds)
+    try:
+        response = handler.lambda_handler(
+            lambda_sqs_event(messages, config.queue_arn, config.region), LambdaContext(config, request_id)
+        )
+        failures = response["batchItemFailures"]
+        failed_ids = {failure["itemIdentifier"] for failure in failures}
+        if not failed_ids <= {m["MessageId"] for m in messages}:
+            raise ValueError("batchItemFailures names a message that was not in the batch")
+        outcome = handler.processor.outcome
+        return {
+            "failed_ids": failed_ids,
+            **outcome.totals(),
+            "timeouts": 0,
+            "latencies_ms": list(outcome.latencies_ms),
+        }
+    except Exception as error:  # exception, timeout, malformed response: Lambda retries the whole batch
+        print(f"invocation {request_id} failed as a whole: {type(error).__name__}: {error}", flush=True)
+        timeout = int(isinstance(error, InvocationTimeout))
+        return {
+            "failed_ids": None,
+            **dict.fromkeys(handler.processor.outcome.totals(), 0),
+            "timeouts": timeout,
+            "latencies_ms": [],
+        }
+    finally:
+        signal.alarm(0)
+
+
+@dataclasses.dataclass
+class Poller:
+    number: int
+    process: Any
+    active: Any  # multiprocessing Event: set while the poller takes messages
+    stop: Any  # multiprocessing Event: set to end the process after its batch
+
+
+class EsmRunner(ConsumerScaler):
+    """Lambda's SQS poller for one function: a warm pool of maxConcurrency poller processes, switched on and
+    off by AWS's scaling rules."""
+
+    def __init__(
+        self,
+        config: PollerConfig,
+        dlq_url: str,
+        max_concurrency: int,
+        log_dir: Path,
+        start_pollers: int = INITIAL_CONCURRENCY,
+        sqs: Any = None,
+    ):
+        super().__init__(config.queue_url, dlq_url, max_concurrency, sqs)
+        self.config = config
+        self.log_dir = log_dir
+        self.floor = min(start_pollers, max_concurrency)
+        self._context = multiprocessing.get_context("spawn")
+        self._counters = self._context.Queue()
+        self._parked: list[Poller] = []
+        self._all: list[Poller] = []
+        self._ready: set[int] = set()
+        self._spawned = 0
+        self._quiet_since: float | None = None
+        self.warm_start_seconds = 0.0
+
+    def _spawn(self) -> Poller:
+        self._spawned += 1
+        number = self._spawned  # numbers its log file; a roll-out's pollers get new ones
+        config = dataclasses.replace(self.config, log_path=str(self.log_dir / f"poller-{number}.log"))
+        active, stop = self._context.Event(), self._context.Event()
+        process = self._context.Process(
+            target=run_poller, args=(config, active, stop, self._counters, number), daemon=True
+        )
+        process.start()
+        poller = Poller(number, process, active, stop)
+        self._all.append(poller)
+        return poller
+
+    def warm(self) -> None:
+        """Start every poller and wait until each has imported the handler; they stay parked."""
+        if self._all:
+            return
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        self._parked = [self._spawn() for _ in range(self.max_concurrency)]
+        deadline = started + WARM_START_TIMEOUT_S
+        while len(self._ready) < self.max_concurrency and time.monotonic() < deadline:
+            self._collect(block=0.2)
+            if any(not p.process.is_alive() for p in self._all):
+                raise RuntimeError(f"a poller died while starting: see {self.log_dir}")
+        if len(self._ready) < self.max_concurrency:
+            missing = self.max_concurrency - len(self._ready)
+            raise TimeoutError(
+                f"{missing} pollers not warm after {WARM_START_TIMEOUT_S} s: see {self.log_dir}"
+            )
+        self.warm_start_seconds = round(time.monotonic() - started, 2)
+
+    def start(self, initial: int | None = None) -> None:
+        """Warm every poller (if not yet), then switch the floor on and start scaling."""
+        self.warm()
+        super().start(self.floor if initial is None else initial)
+
+    def roll_out(self) -> None:
+        """A new function version under load: every poller is replaced. New processes start cold (a new
+        version's execution environments import everything afresh) and take over as many slots as were
+        active; the old ones finish their in-flight batch and exit."""
+        with self._lock:
+            old = list(self._all)
+            active = len(self._active)
+            self._all, self._parked = [], []
+            fresh = [self._spawn() for _ in range(self.max_concurrency)]
+            for poller in fresh[:active]:
+                poller.active.set()  # polls as soon as its imports are done
+            self._active, self._parked = fresh[:active], fresh[active:]
+            for poller in old:
+                poller.stop.set()
+        for poller in old:
+            poller.process.join(self.STOP_TIMEOUT_S)
+            if poller.process.is_alive():
+                poller.process.kill()
+                poller.process.join()
+
+    def pids(self) -> list[int]:
+        return [poller.process.pid for poller in self._all]
+
+    def _activate(self) -> Poller:
+        poller = self._parked.pop() if self._parked else self._spawn()  # a killed one's replacement is cold
+        poller.active.set()
+        return poller
+
+    def _deactivate(self, poller: Poller) -> None:
+        poller.active.clear()  # finishes its in-flight batch, then parks
+        self._parked.append(poller)
+
+    def _kill(self, poller: Poller) -> int:
+        poller.process.kill()
+        poller.process.join()
+        self._all.remove(poller)
+        return poller.process.pid
+
+    def _shutdown(self, deadline: float) -> None:
+        for poller in self._all:
+            poller.stop.set()
+        for poller in self._all:
+            poller.process.join(max(0.1, deadline - time.monotonic()))
+            if poller.process.is_alive():
+                poller.process.kill()
+                poller.process.join()
+        self._all, self._parked = [], []
+
+    def _collect(self, block: float = 0.0) -> None:
+        import queue
+
+        while True:
+            try:
+                update = self._counters.get(timeout=block) if block else self._counters.get_nowait()
+            except queue.Empty:
+                return
+            block = 0.0
+            if "ready" in update:
+                self._ready.add(update["ready"])
+                continue
+            self._record_latencies(update.pop("latencies_ms", []))
+            for key, value in update.items():
+                self.totals[key] += value
+
+    def desired_pollers(self, visible: int, in_flight: int, now: float) -> int:
+        """AWS's rule: while more messages wait than the active pollers take in one round, add up to 300 a
+        minute (5 a second); once none wait beyond that for 3 s, step down one a second to the floor."""
+        current = self.pollers
+        if visible > current * self.config.batch_size:
+            self._quiet_since = None
+            return min(self.max_concurrency, current + max(1, SCALE_OUT_PER_MINUTE // 60))
+        if current <= self.floor:
+            self._quiet_since = None
+            return max(current, self.floor)
+        if self._quiet_since is None:
+            self._quiet_since = now
+        if now - self._quiet_since >= SCALE_IN_QUIET_SECONDS:
+            return current - 1
+        return current

@@ -1,0 +1,369 @@
+"""The knee: how many msgs/s the pipeline sustains on the embedded AWS, what `make capacity` runs.
+
+    python -m loadtest.local.runs.capacity --stack dev
+
+Phases:
+1. start moto_server and provision the stack; measure the emulator's ceiling for the pipeline's own call
+   mix (per 10 messages: SendMessageBatch, ReceiveMessage, BatchWriteItem, DeleteMessageBatch; one client,
+   nothing else running);
+2. warm the stack's pollers (maxConcurrency of them), send a --backlog of messages, switch the event source
+   mapping on and time the drain: the backlog drain rate;
+3. the stepped search: offer a rate (from --start-share of the ceiling, × --step-factor each step) for
+   --step-seconds, then two halvings between the last sustainable rate and the first that was not (--refine);
+   a step is sustainable when the backlog does not keep growing (its slope over the step's
+   last two thirds stays under 5% of the offered rate) and p99 end-to-end latency stays under --p99-bound-ms;
+4. hold the last sustainable rate for --hold-seconds: the maximum sustained stored msgs/s, and where the CPU
+   goes (the emulator's process, the pollers, this process's producer threads);
+5. drain, stop, check the ledger (lost / pending / duplicated), write build/runs/capacity/capacity.json and
+   the two charts, and regenerate REPORT.md.
+
+A line every few seconds says what it is doing; the last line says whether the goals were met and why.
+Exits 0 when the ledger is clean, 1 otherwise (the ratio goals are reported, not enforced: they measure the
+machine as much as the code).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import boto3
+
+from cli.command_line import OneLineParser, entry_point, number, whole_number
+from infra.resource_spec import StackSpec
+from infra.settings import PROJECT_ROOT, from_stack_file
+from loadtest.analysis.ledger_check import check_ledger, scan_table
+from loadtest.analysis.percentiles import percentile
+from loadtest.ledger import LedgerWriter, read_ledger
+from loadtest.local.consumers.esm_runner import EsmRunner, PollerConfig
+from loadtest.local.emulator.ceiling import measure_pipeline_mix
+from loadtest.local.emulator.embedded_aws import aws_environment, moto_server_process, provision
+from loadtest.local.runs.paced_producer import PacedProducer
+from loadtest.local.runs.process_cpu import CpuMeter
+from loadtest.local.runs.progress import Progress
+from loadtest.local.runs.run_arguments import stack_name
+from ops.dead_letter_queue import scan as read_queue
+
+RUN_DIR = PROJECT_ROOT / "build" / "runs" / "capacity"
+GOAL_SUSTAINED_SHARE = 0.75  # of the pipeline-mix ceiling
+GOAL_DRAIN_SHARE = 0.8  # of the sustained (no-backlog) rate
+GROWTH_LIMIT_SHARE = 0.05  # backlog slope / offered rate above which a step is not sustainable
+KEEP_UP_SHARE = 0.95  # a sustainable step stores at least this share of what it was offered
+HOLD_ATTEMPTS = 3  # sustainable rates tried for the hold, highest first
+DRAIN_DEADLINE_S = 180
+
+
+@dataclasses.dataclass
+class Step:
+    target_msgs_per_s: float
+    offered_msgs_per_s: float = 0.0
+    stored_msgs_per_s: float = 0.0
+    backlog_start: int = 0
+    backlog_end: int = 0
+    backlog_slope: float = 0.0  # msgs/s, over the step's last two thirds
+    pollers_max: int = 0
+    pollers_mean: float = 0.0
+    p50_ms: float = 0.0
+    p95_ms: float = 0.0
+    p99_ms: float = 0.0
+    sustainable: bool = False
+    why: str = ""
+    t_start_s: float = 0.0  # on the samples' clock
+    t_end_s: float = 0.0
+
+
+def slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (t, y) points; 0 for fewer than two."""
+    if len(points) < 2:
+        return 0.0
+    n = len(points)
+    mean_t = sum(t for t, _ in points) / n
+    mean_y = sum(y for _, y in points) / n
+    var = sum((t - mean_t) ** 2 for t, _ in points)
+    return 0.0 if var == 0 else sum((t - mean_t) * (y - mean_y) for t, y in points) / var
+
+
+def run_step(
+    step: Step, seconds: float, runner: EsmRunner, producer: PacedProducer, progress: Progress
+) -> Step:
+    """Offer step.target for `seconds` and measure what the pipeline did with it."""
+    producer.set_rate(step.target_msgs_per_s)
+    progress.offered = step.target_msgs_per_s
+    accepted0, stored0 = producer.accepted, runner.totals["stored"]
+    first_sample = len(runner.samples)
+    started = time.monotonic()
+    step.t_start_s = round(runner.clock(), 1)
+    # The first third settles from the step before: latencies and the backlog slope come from the rest.
+    time.sleep(seconds / 3)
+    latencies0 = len(runner.latencies_ms)
+    time.sleep(max(0.0, seconds - (time.monotonic() - started)))
+    elapsed = time.monotonic() - started
+    step.t_end_s = round(runner.clock(), 1)
+    samples = runner.samples[first_sample:]
+    tail = samples[len(samples) // 3 :]
+    step.offered_msgs_per_s = round((producer.accepted - accepted0) / elapsed, 1)
+    step.stored_msgs_per_s = round((runner.totals["stored"] - stored0) / elapsed, 1)
+    step.backlog_start = samples[0].queue_visible if samples else 0
+    step.backlog_end = samples[-1].queue_visible if samples else 0
+    step.backlog_slope = round(slope([(s.t_s, s.queue_visible) for s in tail]), 1)
+    step.pollers_max = max((s.pollers for s in samples), default=0)
+    step.pollers_mean = round(sum(s.pollers for s in samples) / max(1, len(samples)), 1)
+    latencies = runner.latencies_ms[latencies0:]
+    step.p50_ms, step.p95_ms, step.p99_ms = (percentile(latencies, q) for q in (0.5, 0.95, 0.99))
+    return step
+
+
+def judge(step: Step, p99_bound_ms: float) -> Step:
+    growing = step.backlog_slope > GROWTH_LIMIT_SHARE * max(step.offered_msgs_per_s, 1)
+    if growing:
+        step.why = f"backlog grows {step.backlog_slope:.0f} msgs/s"
+    elif step.stored_msgs_per_s < KEEP_UP_SHARE * step.offered_msgs_per_s:
+        step.why = f"stored {step.stored_msgs_per_s:.0f} of {step.offered_msgs_per_s:.0f} msgs/s offered"
+    elif step.p99_ms > p99_bound_ms:
+        step.why = f"p99 {step.p99_ms:.0f} ms > {p99_bound_ms:.0f} ms"
+    elif step.offered_msgs_per_s < 0.9 * step.target_msgs_per_s:
+        step.why = f"the producer placed only {step.offered_msgs_per_s:.0f} of {step.target_msgs_per_s:.0f}/s"
+    step.sustainable = not step.why
+    return step
+
+
+def settle(runner: EsmRunner, producer: PacedProducer, progress: Progress) -> None:
+    """Offer nothing until the queue is empty, so the next step measures its own rate, not a backlog."""
+    producer.set_rate(0)
+    progress.offered, progress.phase = 0.0, "drain before the next step"
+    runner.wait_until_drained(DRAIN_DEADLINE_S)
+
+
+def search(
+    args, runner: EsmRunner, producer: PacedProducer, ceiling: float, progress: Progress
+) -> list[Step]:
+    """Up by --step-factor until a step is not sustainable, then --refine halvings of the interval between
+    the last sustainable share and the first that was not."""
+    steps: list[Step] = []
+
+    def offer(share: float) -> Step:
+        progress.phase = f"step {len(steps) + 1}: offer {share:.2f} × ceiling"
+        step = judge(
+            run_step(Step(round(share * ceiling, 1)), args.step_seconds, runner, producer, progress),
+            args.p99_bound_ms,
+        )
+        steps.append(step)
+        print(
+            f"[capacity] step {len(steps)}: offered {step.offered_msgs_per_s:.0f}/s stored "
+            f"{step.stored_msgs_per_s:.0f}/s backlog {step.backlog_start}→{step.backlog_end} "
+            f"p99 {step.p99_ms:.0f} ms pollers ≤{step.pollers_max}: "
+            f"{'sustainable' if step.sustainable else 'NOT sustainable, ' + step.why}",
+            flush=True,
+        )
+        return step
+
+    good, share = None, args.start_share
+    while share <= args.max_share + 1e-9 and offer(share).sustainable:
+        good, share = share, share * args.step_factor
+    if good is None or share > args.max_share + 1e-9:
+        return steps  # nothing sustainable, or sustainable all the way up
+    bad = share
+    for _ in range(args.refine):
+        settle(runner, producer, progress)  # each refined step starts without the last one's backlog
+        middle = (good + bad) / 2
+        if offer(middle).sustainable:
+            good = middle
+        else:
+            bad = middle
+    return steps
+
+
+def hold_the_knee(args, steps, runner, producer, progress, moto_pid) -> tuple[Step, dict, list[Step]]:
+    """Hold the highest sustainable rate for --hold-seconds; if its queue does not stay bounded over that
+    longer window (near the knee a 15 s step can pass by luck), hold the next lower sustainable rate instead,
+    up to HOLD_ATTEMPTS times. Returns the hold, the CPU per process group during it, and the failed holds."""
+    targets = sorted({s.target_msgs_per_s for s in steps if s.sustainable}, reverse=True)
+    targets = targets[:HOLD_ATTEMPTS] or [steps[0].target_msgs_per_s / 2]
+    failed: list[Step] = []
+    for target in targets:
+        settle(runner, producer, progress)
+        progress.phase = f"hold {target:.0f} msgs/s"
+        meter = CpuMeter({"emulator": [moto_pid], "pollers": runner.pids(), "producer": [os.getpid()]})
+        hold = judge(run_step(Step(target), args.hold_seconds, runner, producer, progress), args.p99_bound_ms)
+        cpu = meter.cores()
+        verdict = "bounded" if hold.sustainable else f"NOT bounded, {hold.why}"
+        print(
+            f"[capacity] hold at {target:.0f} msgs/s: stored {hold.stored_msgs_per_s:.0f}/s, {verdict}",
+            flush=True,
+        )
+        if hold.sustainable:
+            break
+        failed.append(hold)
+    return hold, cpu, failed
+
+
+@entry_point("python -m loadtest.local.runs.capacity", aws_failures=False)  # on moto, an AWS error is a bug
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.max_share < args.start_share:
+        parser.error(
+            f"argument --max-share: {args.max_share:g} is below --start-share {args.start_share:g}; "
+            "raise it, or lower --start-share"
+        )
+    if args.run_dir.exists() and not args.run_dir.is_dir():
+        parser.error(f"argument --run-dir: {args.run_dir} is a file; give a directory (created if missing)")
+    settings = from_stack_file(args.stack)
+    spec = StackSpec(args.stack, settings)
+    run_dir = args.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in [*run_dir.glob("ledger/*.jsonl"), *run_dir.glob("pollers/*.log")]:
+        stale.unlink()
+    with moto_server_process(log_path=run_dir / "moto.log") as (endpoint, moto_pid):
+        os.environ.update(aws_environment(endpoint))
+        print(
+            f"[capacity] moto_server on {endpoint} (pid {moto_pid}); provisioning stack {args.stack}",
+            flush=True,
+        )
+        local = provision(spec, endpoint)
+        ceiling = measure_pipeline_mix(endpoint, spec.dynamodb_create_table_args())["pipeline_mix_msgs_per_s"]
+        print(f"[capacity] emulator ceiling for the pipeline's call mix: {ceiling:.0f} msgs/s", flush=True)
+        config = PollerConfig.for_stack(local, settings, aws_environment(endpoint), DLQ_URL=local.dlq_url)
+        runner = EsmRunner(config, local.dlq_url, settings.max_concurrency, run_dir / "pollers")
+        ledger = LedgerWriter(run_dir / "ledger")
+        producer = PacedProducer(local.queue_url, ledger)
+        progress = Progress("capacity", runner, lambda: (None, progress.offered), args.progress_seconds)
+        progress.offered = 0.0
+        try:
+            runner.warm()
+            print(
+                f"[capacity] {settings.max_concurrency} pollers warm in {runner.warm_start_seconds} s",
+                flush=True,
+            )
+            producer.send_now(args.backlog)
+            print(
+                f"[capacity] backlog of {args.backlog} sent; switching the event source mapping on",
+                flush=True,
+            )
+            runner.start()
+            runner.reset_clock()
+            progress.start()
+            progress.phase = f"drain a {args.backlog}-message backlog"
+            backlog_seconds = runner.wait_until_drained(DRAIN_DEADLINE_S)
+            runner.forget_latencies()  # the backlog's waits are not the search's
+            producer.start()
+            steps = search(args, runner, producer, ceiling, progress)
+            hold, cpu, failed_holds = hold_the_knee(args, steps, runner, producer, progress, moto_pid)
+            producer.set_rate(0)
+            progress.offered = 0.0
+            progress.phase = "final drain"
+            final_drain = runner.wait_until_drained(DRAIN_DEADLINE_S)
+        finally:
+            progress.stop()
+            producer.stop()
+            runner.stop()
+            ledger.close()
+        sqs = boto3.client("sqs")
+        items = scan_table(boto3.resource("dynamodb").Table(local.table_name))
+        result = check_ledger(
+            read_ledger(run_dir / "ledger"),
+            items,
+            read_queue(sqs, local.dlq_url),
+            read_queue(sqs, local.queue_url),
+        )
+    summary = _summary(
+        args, ceiling, steps, hold, failed_holds, cpu, backlog_seconds, final_drain, result, runner, settings
+    )
+    (run_dir / "capacity.json").write_text(json.dumps(summary, indent=2))
+    write_csv_samples(run_dir, runner)
+    from loadtest.analysis import capacity_charts, report
+
+    capacity_charts.draw(run_dir)
+    if not args.no_report and (report.MAIN_RUN / "run.json").exists():
+        report.main([])
+    print(f"[capacity] {result.line()}", flush=True)
+    print(f"[capacity] {_verdict(summary, result)}", flush=True)
+    return 0 if result.ok else 1
+
+
+def _summary(
+    args, ceiling, steps, hold, failed_holds, cpu, backlog_seconds, final_drain, result, runner, settings
+) -> dict:
+    drain_rate = args.backlog / backlog_seconds if backlog_seconds else 0.0
+    return {
+        "stack": args.stack,
+        "max_concurrency": settings.max_concurrency,
+        "batch_size": settings.batch_size,
+        "pipeline_mix_ceiling_msgs_per_s": ceiling,
+        "steps": [dataclasses.asdict(s) for s in steps],
+        "hold": dataclasses.asdict(hold),
+        "failed_holds": [dataclasses.asdict(h) for h in failed_holds],
+        "sustained_msgs_per_s": hold.stored_msgs_per_s,
+        "sustained_share_of_ceiling": round(hold.stored_msgs_per_s / ceiling, 3),
+        "goal_sustained_share": GOAL_SUSTAINED_SHARE,
+        "backlog": args.backlog,
+        "backlog_drain_seconds": round(backlog_seconds, 1) if backlog_seconds else None,
+        "backlog_drain_msgs_per_s": round(drain_rate, 1),
+        "backlog_drain_share_of_sustained": round(drain_rate / max(hold.stored_msgs_per_s, 1e-9), 3),
+        "goal_drain_share": GOAL_DRAIN_SHARE,
+        "final_drain_seconds": round(final_drain, 1) if final_drain is not None else None,
+        "cpu_cores_during_hold": cpu,
+        "warm_start_seconds": runner.warm_start_seconds,
+        "ledger": {k: v for k, v in dataclasses.asdict(result).items() if not k.endswith("_ids")},
+        "p99_bound_ms": args.p99_bound_ms,
+    }
+
+
+def _verdict(summary: dict, result) -> str:
+    sustained, drained = summary["sustained_share_of_ceiling"], summary["backlog_drain_share_of_sustained"]
+    hold = summary["hold"]
+    unbounded = "" if hold["sustainable"] else f", but the hold's queue was not bounded: {hold['why']}"
+    goals = (
+        f"sustained {summary['sustained_msgs_per_s']:.0f} msgs/s = {sustained:.2f} of the ceiling "
+        f"(goal ≥ {GOAL_SUSTAINED_SHARE}: {'met' if sustained >= GOAL_SUSTAINED_SHARE else 'NOT met'}"
+        f"{unbounded}); "
+        f"{summary['backlog']}-message backlog drained at {drained:.2f} of it "
+        f"(goal ≥ {GOAL_DRAIN_SHARE}: {'met' if drained >= GOAL_DRAIN_SHARE else 'NOT met'})"
+    )
+    return f"{'PASSED' if result.ok else 'FAILED'}: {result.verdict()}; {goals}"
+
+
+def write_csv_samples(run_dir: Path, runner: EsmRunner) -> None:
+    from loadtest.local.runs.demo import write_csv
+
+    write_csv(run_dir / "samples.csv", [dataclasses.asdict(s) for s in runner.samples])
+
+
+def _parser() -> OneLineParser:
+    """Every flag checked as it is parsed (one line and exit 2 through `entry_point`), before moto_server."""
+    parser = OneLineParser(
+        prog="python -m loadtest.local.runs.capacity", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--stack", type=stack_name, default="dev", help="Pulumi.<stack>.yaml (default dev)")
+    parser.add_argument(
+        "--backlog", type=whole_number(1), default=10_000, help="messages to drain before the search"
+    )
+    parser.add_argument(
+        "--start-share", type=number(above=0), default=0.4, help="first step, as a share of the ceiling"
+    )
+    parser.add_argument(
+        "--step-factor", type=number(above=1), default=1.15, help="each step offers this times the last"
+    )
+    parser.add_argument(
+        "--refine", type=whole_number(0), default=2, help="halvings between the last good and first bad step"
+    )
+    # The one-client ceiling is not the pipeline's limit (its pollers overlap calls): the search may pass it.
+    parser.add_argument(
+        "--max-share", type=number(above=0), default=3.0, help="the search stops here at the latest"
+    )
+    parser.add_argument("--step-seconds", type=number(above=0), default=15)
+    parser.add_argument("--hold-seconds", type=number(above=0), default=30)
+    parser.add_argument("--p99-bound-ms", type=number(above=0), default=2000)
+    parser.add_argument("--progress-seconds", type=number(above=0), default=5)
+    parser.add_argument("--run-dir", type=Path, default=RUN_DIR)
+    parser.add_argument("--no-report", action="store_true")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

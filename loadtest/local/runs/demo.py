@@ -1,0 +1,397 @@
+"""The scale-out/in test on the embedded AWS, what `make demo` runs: `python -m loadtest.local.runs.demo`.
+
+Phases: start moto_server; provision the stack from its stack file; measure the emulator's ceiling for the
+pipeline's call mix; warm the consumers (the local event source mapping's pollers, or with `--mode worker`
+the worker fleet); run Locust's scale shape headless in a subprocess, with a live line every few seconds;
+wait for the queue to drain; check the ledger (and, on FIFO stacks, per-vehicle order); write
+`build/runs/<stack>-<mode>/` and regenerate REPORT.md. `--chaos` adds the faults of `make chaos`.
+
+The plateau's offered rate comes from the measured capacity (`make capacity`'s sustained rate for this stack,
+or, before any capacity run, the ceiling measured now) times --overload, so the plateau builds a
+backlog, pollers reach maxConcurrency, the backlog drains on the way down, and pollers return to the floor.
+The worker fleet gets the same plateau (it scales out on backlog per worker); correctness runs (FIFO order,
+chaos) keep a fixed load they always sustain.
+Exits 1 if anything is lost, still queued at the deadline (pending), duplicated, out of order on FIFO, or
+a poison message is not in the DLQ with its reason; the last line says which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import datetime
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import boto3
+
+from cli.command_line import OneLineParser, entry_point, number, share, whole_number
+from infra.resource_spec import StackSpec
+from infra.settings import KEYS, PROJECT_ROOT, from_stack_file
+from loadtest.analysis import report
+from loadtest.analysis.cost_inputs import consumer_log_bytes
+from loadtest.analysis.ledger_check import LedgerResult, check_ledger, order_violations, scan_table
+from loadtest.ledger import read_ledger
+from loadtest.local.consumers.esm_runner import EsmRunner, PollerConfig
+from loadtest.local.consumers.scaler import ConsumerScaler
+from loadtest.local.consumers.worker_pool import WorkerPool
+from loadtest.local.emulator.ceiling import measure_pipeline_mix
+from loadtest.local.emulator.embedded_aws import LOCAL_REGION, aws_environment, moto_server, provision
+from loadtest.local.emulator.request_counter import fetch_counts, reset_counts
+from loadtest.local.runs.progress import Progress
+from loadtest.local.runs.run_arguments import fault_spec, stack_name
+from loadtest.shapes import scale_stages, total_seconds
+from ops.dead_letter_queue import NO_REASON, reason_of
+from ops.dead_letter_queue import scan as read_queue
+
+DRAIN_DEADLINE_S = 120
+CAPACITY_FILE = PROJECT_ROOT / "build" / "runs" / "capacity" / "capacity.json"
+CORRECTNESS_PEAK_RATE = 120.0  # msgs/s: FIFO and chaos runs check correctness (order, faults), not the knee
+CEILING_SHARE_WITHOUT_CAPACITY = 1.0  # the knee before any `make capacity` run (it measured 0.8–1.5)
+
+
+class Phases:
+    def __init__(self):
+        self.done: list[dict] = []
+
+    def run(self, name: str, action, *args, **kwargs):
+        print(f"[demo] {name} …", flush=True)
+        started = time.monotonic()
+        result = action(*args, **kwargs)
+        seconds = round(time.monotonic() - started, 2)
+        self.done.append({"name": name, "seconds": seconds})
+        print(f"[demo] {name}: done in {seconds} s", flush=True)
+        return result
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadPlan:
+    peak_rate: float  # msgs/s offered at the plateau
+    peak_users: int
+    user_rate: float  # send calls per second per user
+    source: str  # where the peak rate comes from
+
+    @classmethod
+    def make(cls, args, mode: str, stack: str, ceiling: float, fifo: bool = False) -> LoadPlan:
+        if args.peak_rate:
+            rate, source = args.peak_rate, "--peak-rate"
+        elif mode == "chaos" or fifo:
+            rate, source = CORRECTNESS_PEAK_RATE, f"fixed for {'FIFO' if fifo else mode} runs"
+        else:
+            sustained, source = _measured_capacity(stack, ceiling)
+            rate = args.overload * sustained
+            source = f"{args.overload} × {source}"
+        return cls(
+            round(rate, 1), args.peak_users, round(rate / (args.peak_users * args.batch_size), 3), source
+        )
+
+
+def _measured_capacity(stack: str, ceiling: float) -> tuple[float, str]:
+    if CAPACITY_FILE.exists():
+        capacity = json.loads(CAPACITY_FILE.read_text())
+        if capacity["stack"] == stack and capacity["ledger"]["lost"] == 0:
+            sustained = capacity["sustained_msgs_per_s"]
+            return sustained, f"sustained {sustained} msgs/s (make capacity)"
+    guess = CEILING_SHARE_WITHOUT_CAPACITY
+    return guess * ceiling, f"{guess} × the ceiling {ceiling:.0f} msgs/s (no make capacity run yet)"
+
+
+def run_locust(run_dir: Path, queue_url: str, env: dict, args, plan: LoadPlan) -> None:
+    command = [
+        str(Path(sys.executable).parent / "locust"),
+        *("-f", str(PROJECT_ROOT / "loadtest/locustfile.py"), "--headless", "--shape", "scale"),
+        *("-u", str(plan.peak_users), "--stage-seconds", str(args.stage_seconds)),
+        *("--user-rate", str(plan.user_rate), "--batch-size", str(args.batch_size)),
+        *("--poison-ratio", str(args.poison_ratio), "--queue-url", queue_url),
+        *("--ledger-dir", str(run_dir / "ledger"), "--stop-timeout", "10"),
+        *("--csv", str(run_dir / "locust"), "--csv-full-history", "--only-summary"),
+    ]
+    duration = total_seconds(scale_stages(plan.peak_users, args.stage_seconds))
+    with open(run_dir / "locust.log", "w") as log:
+        subprocess.run(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=duration + 60
+        )
+
+
+def locust_load(run_dir: Path, batch_size: int):
+    """Users now and msgs/s offered since the last call, from the history CSV Locust appends every second
+    (the difference of its total request counts: its own Requests/s column is a 10 s moving average)."""
+    last = {"time": 0, "requests": 0}
+
+    def read() -> tuple[int | None, float]:
+        try:
+            with open(run_dir / "locust_stats_history.csv") as history:
+                rows = [row for row in csv.DictReader(history) if row["Name"] == "Aggregated"]
+        except (OSError, csv.Error, KeyError):
+            return None, 0.0
+        if not rows:
+            return None, 0.0
+        now, requests = int(rows[-1]["Timestamp"]), int(rows[-1]["Total Request Count"])
+        seconds = now - last["time"] if last["time"] else 0
+        offered = (requests - last["requests"]) * batch_size / seconds if seconds > 0 else 0.0
+        last.update(time=now, requests=requests)
+        return int(rows[-1]["User Count"]), offered
+
+    return read
+
+
+def wait_for_drain(runner: ConsumerScaler, deadline_s: float) -> bool:
+    if runner.wait_until_drained(deadline_s, poll_s=1) is not None:
+        return True
+    print(f"[demo] the queue did not drain within {deadline_s} s", flush=True)
+    return False
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["empty"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Every flag checked as it is parsed (one line and exit 2 through `entry_point`), before moto_server."""
+    parser = OneLineParser(prog="python -m loadtest.local.runs.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", type=stack_name, default="dev", help="Pulumi.<stack>.yaml (default dev)")
+    parser.add_argument("--peak-users", type=whole_number(1), default=10)
+    parser.add_argument(
+        "--peak-rate", type=number(above=0), help="msgs/s at the plateau (default: from the capacity)"
+    )
+    parser.add_argument(
+        "--overload", type=number(above=0), default=1.3, help="plateau / sustained capacity (lambda mode)"
+    )
+    parser.add_argument("--stage-seconds", type=number(above=0), default=10)
+    parser.add_argument("--batch-size", type=whole_number(1, 10), default=10)
+    parser.add_argument("--poison-ratio", type=share, default=0.0)
+    parser.add_argument(
+        "--faults", type=fault_spec, default="", help="VEHICLE_PIPELINE_FAULTS for the handler (chaos runs)"
+    )
+    parser.add_argument(
+        "--chaos",
+        action="store_true",
+        help="fault injection: 1%% poison, 1%% throttled writes, 1%% timeout overruns, and one poller "
+        "SIGKILLed mid-run (make chaos)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=["lambda", "worker"],
+        default="lambda",
+        help="lambda: the event source mapping runner; worker: a fleet of `python -m consumer.worker` "
+        "processes scaled on backlog per worker (make demo MODE=worker)",
+    )
+    parser.add_argument("--run-dir", type=Path)
+    parser.add_argument("--no-report", action="store_true")
+    parser.add_argument("--progress-seconds", type=number(above=0), default=5)
+    args = parser.parse_args(argv)
+    if args.run_dir and args.run_dir.exists() and not args.run_dir.is_dir():
+        parser.error(f"argument --run-dir: {args.run_dir} is a file; give a directory (created if missing)")
+    if args.chaos:
+        args.poison_ratio = args.poison_ratio or 0.01
+        args.faults = args.faults or "dynamodb_failure_ratio=0.01,overrun_ratio=0.01"
+    return args
+
+
+def prepare_run_dir(args, mode: str) -> Path:
+    run_dir = args.run_dir or PROJECT_ROOT / "build" / "runs" / f"{args.stack}-{mode}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stale = [*run_dir.glob("ledger/*.jsonl"), *run_dir.glob("*.log"), *run_dir.glob("workers/*")]
+    for path in [*stale, *run_dir.glob("pollers/*"), *run_dir.glob("locust*.csv")]:
+        path.unlink()
+    return run_dir
+
+
+@dataclasses.dataclass
+class Evidence:
+    """What the run left behind, read after the consumers stopped."""
+
+    items: list[dict]
+    dead: list[dict]
+    queued: list[dict]
+    drained: bool
+    request_counts: dict  # every AWS request the pipeline made during the load and the drain, by operation
+
+
+def load_and_drain(args, settings, local, endpoint, run_dir, phases, mode) -> tuple:
+    ceiling = phases.run(
+        "measure the emulator's ceiling for the pipeline's call mix",
+        measure_pipeline_mix,
+        endpoint,
+        StackSpec(args.stack, settings).dynamodb_create_table_args(),
+    )["pipeline_mix_msgs_per_s"]
+    plan = LoadPlan.make(args, mode, args.stack, ceiling, settings.fifo)
+    print(
+        f"[demo] plateau: {plan.peak_rate:.0f} msgs/s offered ({plan.source}), {plan.peak_users} users × "
+        f"{plan.user_rate} calls/s × {args.batch_size}; ceiling {ceiling:.0f} msgs/s",
+        flush=True,
+    )
+    config = PollerConfig.for_stack(
+        local, settings, aws_environment(endpoint), DLQ_URL=local.dlq_url, VEHICLE_PIPELINE_FAULTS=args.faults
+    )
+    runner = consumers(mode, config, local.dlq_url, settings, run_dir)
+    reset_counts(endpoint)  # the cost model counts the pipeline's requests, not provisioning or the ceiling
+    phases.run(f"start the {'worker fleet' if mode == 'worker' else 'event source mapping'}", runner.start)
+    runner.reset_clock()
+    load_seconds = total_seconds(scale_stages(plan.peak_users, args.stage_seconds))
+    killer = threading.Timer(load_seconds / 2, runner.kill_one_poller) if args.chaos else None
+    # Failed batches come back only after the visibility timeout (and overruns after the function's).
+    drain_deadline = DRAIN_DEADLINE_S + (3 * settings.queue_visibility_timeout_seconds if args.chaos else 0)
+    progress = Progress("demo", runner, locust_load(run_dir, args.batch_size), args.progress_seconds)
+    env = {**os.environ, **aws_environment(endpoint)}
+    try:
+        progress.start()
+        if killer:
+            killer.start()
+        progress.phase = "load (Locust scale shape)"
+        phases.run("run the Locust scale shape", run_locust, run_dir, local.queue_url, env, args, plan)
+        progress.phase = "drain"
+        drained = phases.run("drain the queue", wait_for_drain, runner, drain_deadline)
+    finally:
+        progress.stop()
+        if killer:
+            killer.cancel()
+        phases.run("stop the consumers", runner.stop)  # always, before moto_server goes away
+    counts = fetch_counts(endpoint)  # before the scans below add requests of their own
+    sqs = boto3.client("sqs")
+    evidence = Evidence(
+        items=phases.run("scan the table", scan_table, boto3.resource("dynamodb").Table(local.table_name)),
+        dead=phases.run("read the DLQ", read_queue, sqs, local.dlq_url),
+        queued=phases.run("read what is still queued", read_queue, sqs, local.queue_url),
+        drained=drained,
+        request_counts=counts,
+    )
+    return ceiling, plan, runner, evidence
+
+
+def verdict(
+    result: LedgerResult, evidence: Evidence, reasons: dict, out_of_order: int | None
+) -> tuple[bool, str]:
+    """Passed or not, and one phrase that says why."""
+    poison_routed = sum(count for reason, count in reasons.items() if reason != NO_REASON)
+    problems = [] if result.ok else [result.verdict()]
+    if not evidence.drained and result.pending == 0:
+        problems.append("the queue did not drain in time")
+    if poison_routed < result.poison_accepted:
+        problems.append(
+            f"{result.poison_accepted - poison_routed} poison messages not in the DLQ with a reason"
+        )
+    if out_of_order:
+        problems.append(f"{out_of_order} per-vehicle order violations")
+    return not problems, "; ".join(problems) or result.verdict()
+
+
+@entry_point("python -m loadtest.local.runs.demo", aws_failures=False)  # on moto, an AWS error is a bug
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    mode = "chaos" if args.chaos else args.mode
+    settings = from_stack_file(args.stack)
+    spec = StackSpec(args.stack, settings)
+    run_dir = prepare_run_dir(args, mode)
+    phases = Phases()
+    started_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    with moto_server(log_path=run_dir / "moto.log") as endpoint:
+        os.environ.update(aws_environment(endpoint))
+        local = phases.run("provision the stack on moto", provision, spec, endpoint)
+        ceiling, plan, runner, evidence = load_and_drain(
+            args, settings, local, endpoint, run_dir, phases, mode
+        )
+    result = check_ledger(read_ledger(run_dir / "ledger"), evidence.items, evidence.dead, evidence.queued)
+    reasons = dict(Counter(reason_of(message) for message in evidence.dead))
+    # FIFO promises order per message group (vehicle); a standard queue does not, so it is not counted.
+    out_of_order = order_violations(evidence.items) if settings.fifo else None
+    extra = {
+        "dlq_reasons": reasons,
+        "order_violations": out_of_order,
+        "plan": dataclasses.asdict(plan),
+        "request_counts": evidence.request_counts,  # the cost model's inputs (REPORT "What it costs")
+        "consumer_logs": consumer_log_bytes(run_dir / ("workers" if mode == "worker" else "pollers")),
+    }
+    write_run(run_dir, args, spec, phases, started_at, ceiling, runner, evidence.items, result, mode, extra)
+    passed, why = verdict(result, evidence, reasons, out_of_order)
+    print(f"[demo] {result.line()}", flush=True)
+    if result.extra_dead_letter_copies:
+        print(f"[demo] poison messages dead-lettered twice: {result.extra_dead_letter_copies}", flush=True)
+    if out_of_order is not None:
+        print(f"[demo] per-vehicle order violations: {out_of_order}", flush=True)
+    if args.chaos:
+        print(f"[demo] faults: {json.dumps(runner.totals)}; DLQ by reason: {json.dumps(reasons)}", flush=True)
+    if not args.no_report and (report.MAIN_RUN / "run.json").exists():
+        report.main([])  # the dev Lambda run, with every other run's section
+    last = runner.samples[-1].pollers if runner.samples else 0
+    scaling = f"pollers {min_pollers(runner)}→{runner.max_pollers}→{last} (max {runner.max_concurrency})"
+    print(f"[demo] {'PASSED' if passed else 'FAILED'}: {why}; {scaling}", flush=True)
+    return 0 if passed else 1
+
+
+def min_pollers(runner: ConsumerScaler) -> int:
+    return min((s.pollers for s in runner.samples), default=0)
+
+
+def consumers(mode: str, config: PollerConfig, dlq_url: str, settings, run_dir: Path) -> ConsumerScaler:
+    """Lambda's poller, or the worker fleet with the stack's sizes and backlog-per-instance target."""
+    if mode == "worker":
+        return WorkerPool(
+            config,
+            dlq_url,
+            settings.worker_fleet_min_size,
+            settings.worker_fleet_max_size,
+            settings.worker_fleet_backlog_per_instance,
+            run_dir / "workers",
+        )
+    return EsmRunner(config, dlq_url, settings.max_concurrency, run_dir / "pollers")
+
+
+def write_run(run_dir, args, spec, phases, started_at, ceiling, runner, items, result, mode, extra) -> None:
+    write_csv(run_dir / "samples.csv", [dataclasses.asdict(s) for s in runner.samples])
+    latencies = sorted((int(i["storedAt"]), int(i["sentAt"]), i["eventId"]) for i in items if "sentAt" in i)
+    write_csv(
+        run_dir / "latencies.csv",
+        [
+            {"eventId": e, "sentAt": sent, "storedAt": stored, "latency_ms": stored - sent}
+            for stored, sent, e in latencies
+        ],
+    )
+    load_seconds = total_seconds(scale_stages(extra["plan"]["peak_users"], args.stage_seconds))
+    first_stored = min((s for s, _, _ in latencies), default=0)
+    last_stored = max((s for s, _, _ in latencies), default=0)
+    stored_window = max(1e-9, (last_stored - first_stored) / 1000)
+    settings = spec.settings
+    run = {
+        "stack": spec.stack,
+        "mode": mode,
+        **extra,
+        "region": LOCAL_REGION,
+        "started_at": started_at,
+        "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "settings": {key: getattr(settings, meta.field) for key, meta in KEYS.items()},
+        "phases": phases.done,
+        "shape": {
+            "peak_users": extra["plan"]["peak_users"],
+            "peak_rate": extra["plan"]["peak_rate"],
+            "stage_seconds": args.stage_seconds,
+            "user_rate": extra["plan"]["user_rate"],
+            "batch_size": args.batch_size,
+            "poison_ratio": args.poison_ratio,
+            "faults": args.faults,
+        },
+        "emulator_ceiling": {"pipeline_mix_msgs_per_s": ceiling},
+        "ledger": {k: v for k, v in dataclasses.asdict(result).items() if not k.endswith("_ids")},
+        "runner": {"max_pollers": runner.max_pollers, "min_pollers": min_pollers(runner), **runner.totals},
+        "throughput": {
+            "produced_msgs_per_s": round(result.accepted / load_seconds, 1),
+            "stored_msgs_per_s": round(len(latencies) / stored_window, 1),
+            "stored_vs_ceiling": round(len(latencies) / stored_window / ceiling, 3),
+        },
+    }
+    (run_dir / "run.json").write_text(json.dumps(run, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

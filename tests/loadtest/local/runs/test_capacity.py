@@ -1,0 +1,97 @@
+"""The capacity search as logic: the backlog slope, the verdict on a step, and the search's path to the knee
+(up by the step factor, then halvings), with the load itself replaced by a pipeline whose knee is known."""
+
+import argparse
+
+import pytest
+
+from loadtest.local.runs import capacity
+from loadtest.local.runs.capacity import Step, judge, slope
+
+
+def test_slope_is_the_least_squares_fit():
+    assert slope([(0, 10), (1, 12), (2, 14)]) == pytest.approx(2.0)
+    assert slope([(0, 5)]) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("step", "why"),
+    [
+        (Step(100, offered_msgs_per_s=100, stored_msgs_per_s=96, backlog_slope=4.9, p99_ms=100), ""),
+        (
+            Step(100, offered_msgs_per_s=100, stored_msgs_per_s=94, p99_ms=100),
+            "stored 94 of 100 msgs/s offered",
+        ),
+        (Step(100, offered_msgs_per_s=100, backlog_slope=6, p99_ms=100), "backlog grows 6 msgs/s"),
+        (Step(100, offered_msgs_per_s=100, stored_msgs_per_s=100, p99_ms=2500), "p99 2500 ms > 2000 ms"),
+        (
+            Step(100, offered_msgs_per_s=80, stored_msgs_per_s=80, p99_ms=10),
+            "the producer placed only 80 of 100/s",
+        ),
+    ],
+)
+def test_a_step_is_sustainable_unless_the_backlog_grows_p99_passes_or_the_producer_lags(step, why):
+    judged = judge(step, p99_bound_ms=2000)
+    assert (judged.sustainable, judged.why) == (not why, why)
+
+
+def test_search_climbs_by_the_factor_then_halves_toward_the_knee(monkeypatch):
+    knee = 560.0  # msgs/s the fake pipeline sustains
+
+    offered = []
+
+    def fake_step(step, seconds, runner, producer, progress):
+        offered.append(step.target_msgs_per_s)
+        step.offered_msgs_per_s = step.stored_msgs_per_s = step.target_msgs_per_s
+        step.backlog_slope = 0.0 if step.target_msgs_per_s <= knee else 50.0
+        return step
+
+    monkeypatch.setattr(capacity, "run_step", fake_step)
+    settled_after = []  # how many steps had run each time the queue was drained
+    monkeypatch.setattr(capacity, "settle", lambda *_: settled_after.append(len(offered)))
+    args = argparse.Namespace(
+        start_share=0.4, step_factor=1.15, max_share=3.0, refine=2, step_seconds=1, p99_bound_ms=2000
+    )
+
+    class Progress:
+        phase = ""
+
+    steps = capacity.search(args, runner=None, producer=None, ceiling=1000.0, progress=Progress())
+
+    targets = [s.target_msgs_per_s for s in steps]
+    assert targets == [400.0, 460.0, 529.0, 608.3, 568.7, 548.8]  # 0.4 × 1.15³ = 0.60835, rounded
+    assert [s.sustainable for s in steps] == [True, True, True, False, False, True]
+    assert settled_after == [4, 5]  # before each refined step: it starts without the last one's backlog
+
+
+def test_a_hold_that_does_not_stay_bounded_falls_back_to_the_next_sustainable_rate(monkeypatch):
+    def fake_step(step, seconds, runner, producer, progress):
+        step.offered_msgs_per_s = step.stored_msgs_per_s = step.target_msgs_per_s
+        step.backlog_slope = 0.0 if step.target_msgs_per_s <= 470 else 40.0  # the long hold finds the truth
+        return step
+
+    class Meter:
+        def __init__(self, groups):
+            self.groups = groups
+
+        def cores(self):
+            return {name: 0.5 for name in self.groups}
+
+    class Runner:
+        def pids(self):
+            return [1]
+
+    class Progress:
+        phase = ""
+
+    monkeypatch.setattr(capacity, "run_step", fake_step)
+    monkeypatch.setattr(capacity, "settle", lambda *_: None)
+    monkeypatch.setattr(capacity, "CpuMeter", Meter)
+    steps = [Step(t, sustainable=ok) for t, ok in ((400, True), (460, True), (529, True), (608, False))]
+    args = argparse.Namespace(hold_seconds=1, p99_bound_ms=2000)
+
+    hold, cpu, failed = capacity.hold_the_knee(args, steps, Runner(), None, Progress(), moto_pid=1)
+
+    assert (hold.target_msgs_per_s, hold.sustainable) == (460, True)
+    assert [(h.target_msgs_per_s, h.why) for h in failed] == [(529, "backlog grows 40 msgs/s")]
+    assert cpu == {"emulator": 0.5, "pollers": 0.5, "producer": 0.5}
