@@ -30,7 +30,8 @@ Graph API (all plain data, nothing left to await):
 
 Resource fields: urn, type, name (logical), custom (False for components), parent (URN; the root Stack's,
 which is not in the graph, for top-level components), dependencies (URNs), id, provider (the URN of the
-explicit provider a custom resource was created with, "" for the default one), inputs (as the engine
+explicit provider a custom resource was created with, "" for the default one), property_dependencies (each
+input key's source resources, by URN), inputs (as the engine
 receives them: wire names such as "sqsManagedSseEnabled", nested values as dicts and lists, numbers as
 floats (256.0 == 256), an AssetArchive as `pulumi.AssetArchive`), state (inputs plus the computed
 properties the mock returned: arn, url, name, id...); `resource.json(key)` parses a JSON-string input.
@@ -84,6 +85,8 @@ class Resource:
     inputs: dict[str, Any]
     state: dict[str, Any]
     provider: str = ""  # URN of the explicit provider it was created with; "" for the default provider
+    # input key -> URNs of the resources whose outputs it was computed from, as the SDK tells the engine
+    property_dependencies: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
     def json(self, key: str) -> Any:
         return json.loads(self.inputs[key])
@@ -389,6 +392,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             inputs=rpc.deserialize_properties(request.object),
             state=dict(state),
             provider=request.provider.rsplit("::", 1)[0],  # a reference is "<urn>::<id>"
+            property_dependencies={
+                key: tuple(dependencies.urns) for key, dependencies in request.propertyDependencies.items()
+            },
         )
         with self._lock:
             self.registrations.append(resource)

