@@ -10,7 +10,13 @@ enqueue, so a DLQ retaining less than its source expires what it receives. The r
 
 from __future__ import annotations
 
-from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyResource,
+    ReportViolation,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
 
 from .engine_values import items, number, shown
 from .event_source import sqs_mappings
@@ -49,7 +55,7 @@ def _dead_letter_queues(args: StackValidationArgs, report: ReportViolation) -> N
             report(f"queue {source.name} → DLQ {dlq.name}: {problem}.", dlq.urn)
 
 
-def _mismatches(stack: StackView, source, dlq) -> list[str]:
+def _mismatches(stack: StackView, source: PolicyResource, dlq: PolicyResource) -> list[str]:
     problems = []
     source_fifo, dlq_fifo = bool(source.props.get("fifoQueue")), bool(dlq.props.get("fifoQueue"))
     if source_fifo != dlq_fifo:

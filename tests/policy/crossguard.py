@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 from unittest import mock
 
 import pulumi_policy
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime import proto
 from pulumi_policy.deserialize import serialize_properties
 from pulumi_policy.policy import _PolicyAnalyzerServicer
@@ -80,18 +80,38 @@ def stack_config(stack: str) -> dict[str, Any]:
     return json.loads((CONFIG / f"{stack}.json").read_text())
 
 
-def run_pack(stack: EngineStack, config: Mapping[str, Any] | None = None) -> list[Violation]:
-    """Every violation the pack reports for the stack under `config` (None: no config file)."""
-    pack = recorded_pack()
-    analyzer = _PolicyAnalyzerServicer(pack.name, PACK_VERSION, pack.policies, pack.enforcement_level)
-    analyzer.Configure(
-        _configure_request(reconcile(analyzer.GetAnalyzerInfo(None, None), config or {})), None
-    )
+class InProcessAnalyzer:
+    """The analyzer a PolicyPack serves, called the way a gRPC client calls it (request in, response out)."""
+
+    def __init__(self, pack: RecordedPack):
+        self._servicer = _PolicyAnalyzerServicer(
+            pack.name, PACK_VERSION, pack.policies, pack.enforcement_level
+        )
+
+    def GetAnalyzerInfo(self, request):  # the gRPC method names
+        return self._servicer.GetAnalyzerInfo(request, None)
+
+    def Configure(self, request):
+        return self._servicer.Configure(request, None)
+
+    def Analyze(self, request):
+        return self._servicer.Analyze(request, None)
+
+    def AnalyzeStack(self, request):
+        return self._servicer.AnalyzeStack(request, None)
+
+
+def run_pack(stack: EngineStack, config: Mapping[str, Any] | None = None, analyzer=None) -> list[Violation]:
+    """Every violation the pack reports for the stack under `config` (None: no config file), asked of
+    `analyzer` (an AnalyzerStub on the pack's gRPC server, or by default the same analyzer in process)."""
+    analyzer = analyzer or InProcessAnalyzer(recorded_pack())
+    info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
+    analyzer.Configure(configure_request(reconcile(info, config or {})))
     violations = []
     for resource in stack.resources:  # the engine reports these against the resource analyzed
-        response = analyzer.Analyze(_analyze_request(stack, resource), None)
+        response = analyzer.Analyze(analyze_request(stack, resource))
         violations += [_violation(diagnostic, resource.urn) for diagnostic in response.diagnostics]
-    response = analyzer.AnalyzeStack(_analyze_stack_request(stack), None)
+    response = analyzer.AnalyzeStack(analyze_stack_request(stack))
     return violations + [_violation(diagnostic, diagnostic.urn) for diagnostic in response.diagnostics]
 
 
@@ -126,7 +146,7 @@ def _struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
     return json_format.ParseDict(serialize_properties(props), struct_pb2.Struct())
 
 
-def _configure_request(config: Mapping[str, Mapping[str, Any]]) -> proto.ConfigureAnalyzerRequest:
+def configure_request(config: Mapping[str, Mapping[str, Any]]) -> proto.ConfigureAnalyzerRequest:
     levels = {name: value for value, name in LEVELS.items()}
     return proto.ConfigureAnalyzerRequest(
         policyConfig={
@@ -148,7 +168,7 @@ def _provider(stack: EngineStack, resource: EngineResource) -> proto.AnalyzerPro
     )
 
 
-def _analyze_request(stack: EngineStack, resource: EngineResource) -> proto.AnalyzeRequest:
+def analyze_request(stack: EngineStack, resource: EngineResource) -> proto.AnalyzeRequest:
     return proto.AnalyzeRequest(
         type=resource.type,
         properties=_struct(resource.inputs),
@@ -159,7 +179,7 @@ def _analyze_request(stack: EngineStack, resource: EngineResource) -> proto.Anal
     )
 
 
-def _analyze_stack_request(stack: EngineStack) -> proto.AnalyzeStackRequest:
+def analyze_stack_request(stack: EngineStack) -> proto.AnalyzeStackRequest:
     return proto.AnalyzeStackRequest(
         resources=[
             proto.AnalyzerResource(

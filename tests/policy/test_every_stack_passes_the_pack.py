@@ -100,3 +100,20 @@ def test_a_level_follows_the_stack_file_deletion_protection_is_mandatory_in_prod
             "data.",
         )
     ]
+
+
+def test_a_policys_own_entry_overrides_all_as_the_cli_reconciles_a_config_file():
+    # GIVEN prod with an unencrypted DLQ and a table without point-in-time recovery
+    broken = (
+        mocked_stack("prod")
+        .changed("events-dlq", kmsMasterKeyId=None, kmsDataKeyReusePeriodSeconds=None)
+        .changed("vehicle-events-table", pointInTimeRecovery={"enabled": False})
+    )
+
+    # WHEN every policy is disabled but one
+    violations = run_pack(broken, {"all": "disabled", "sqs-queue-encrypted": "mandatory"})
+
+    # THEN only that one reports
+    assert [(v.policy, v.level, v.resource) for v in violations] == [
+        ("sqs-queue-encrypted", "mandatory", "events-dlq")
+    ]
