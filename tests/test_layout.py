@@ -36,12 +36,19 @@ ALLOWED = {
     "loadtest.analysis": ("loadtest.analysis", "loadtest.ledger", "ops.dead_letter_queue", *SETTINGS),
     # The embedded AWS: moto_server with its layers, provisioned from the stack's settings. It knows nothing
     # of who consumes or runs it (the ceiling's scratch load is built with the producer's vehicles).
-    "loadtest.local": (),  # the package's docstring: the three rooms below
-    "loadtest.local.emulator": ("loadtest.local.emulator", "producer.vehicles", *SETTINGS),
+    # How a run's children are tied to it (Ctrl-C, dying with the run): every room starts processes.
+    "loadtest.local": (),
+    "loadtest.local.emulator": (
+        "loadtest.local.emulator",
+        "loadtest.local.child_process",
+        "producer.vehicles",
+        *SETTINGS,
+    ),
     # Lambda's poller and the worker pool run the real handler and worker; they talk to the emulator through
     # boto3 like any client, never through its code. AWS's scaling rules are the scaling model's data.
     "loadtest.local.consumers": (
         "loadtest.local.consumers",
+        "loadtest.local.child_process",
         "consumer",
         "loadtest.analysis.scaling_model",
         *SETTINGS,

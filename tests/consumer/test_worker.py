@@ -26,7 +26,7 @@ from consumer.event_store import DynamoEventStore
 from consumer.worker import Worker, WorkerConfig
 from infra.settings import PROJECT_ROOT, StackSettings
 from loadtest.analysis.ledger_check import scan_table
-from loadtest.local.emulator.embedded_aws import LOCAL_REGION
+from loadtest.local.emulator.embedded_aws import LOCAL_REGION, aws_environment
 from ops.dead_letter_queue import NO_REASON, reason_of
 from ops.dead_letter_queue import scan as read_queue
 from producer.vehicles import VehicleFactory
@@ -38,9 +38,9 @@ SETTINGS = StackSettings(function_timeout_seconds=1)
 
 
 @pytest.fixture
-def local(monkeypatch):
-    with local_stack("worker-test", SETTINGS, monkeypatch) as stack_and_env:
-        yield stack_and_env
+def local(tmp_path):
+    with local_stack("worker-test", SETTINGS, tmp_path / "run") as (stack, session):
+        yield stack, aws_environment(session.endpoint)
 
 
 def events(count: int, seed: int) -> list:

@@ -24,7 +24,7 @@ from consumer.event_store import DynamoEventStore
 from consumer.sqs_event import RECEIVE_ALL_ATTRIBUTES, lambda_sqs_event
 from infra.settings import PROJECT_ROOT, StackSettings
 from loadtest.analysis.ledger_check import scan_table
-from loadtest.local.emulator.embedded_aws import LOCAL_REGION
+from loadtest.local.emulator.embedded_aws import LOCAL_REGION, aws_environment
 from ops.dead_letter_queue import scan as read_queue
 from tests.lambda_events import SEED_EXAMPLE, LambdaContext
 from tests.loadtest.local.local_pipeline import local_stack, send, wait_until
@@ -34,9 +34,9 @@ SETTINGS = StackSettings(function_timeout_seconds=1, max_receive_count=1)
 
 
 @pytest.fixture
-def local(monkeypatch, tmp_path):
-    with local_stack("redrive-test", SETTINGS, monkeypatch) as (stack, environment):
-        yield stack, environment, stack.write_outputs(tmp_path / "outputs.json")
+def local(tmp_path):
+    with local_stack("redrive-test", SETTINGS, tmp_path / "run") as (stack, session):
+        yield stack, aws_environment(session.endpoint), stack.write_outputs(tmp_path / "outputs.json")
 
 
 def users_shell(environment: dict) -> dict:

@@ -23,8 +23,8 @@ from tests.loadtest.local.local_pipeline import local_stack
 
 
 @pytest.fixture
-def local(monkeypatch, tmp_path):
-    with local_stack("status-test", StackSettings(), monkeypatch) as (stack, _):
+def local(tmp_path):
+    with local_stack("status-test", StackSettings(), tmp_path / "run") as (stack, _):
         yield stack, stack.write_outputs(tmp_path / "outputs.json")
 
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from consumer.sqs_event import RECEIVE_ALL_ATTRIBUTES, delete_messages, lambda_sqs_event
 from loadtest.analysis.scaling_model import INITIAL_CONCURRENCY, SCALE_IN_QUIET_SECONDS, SCALE_OUT_PER_MINUTE
+from loadtest.local.child_process import die_with_parent, ignore_interrupts
 from loadtest.local.consumers.scaler import ConsumerScaler
 
 if TYPE_CHECKING:
@@ -121,6 +122,8 @@ def _raise_timeout(*_):
 def run_poller(config: PollerConfig, active, stop, counters, number: int) -> None:
     """Body of a poller process: import the handler, report ready, then poll while `active` is set and park
     while it is not. `stop` is an Event; SIGTERM sets it too: the in-flight batch finishes first."""
+    die_with_parent()  # a run killed outright leaves no poller behind
+    ignore_interrupts()  # Ctrl-C is the run's: it stops the pollers itself, after the load
     os.environ.update(config.environment)
     log = open(config.log_path, "a", buffering=1)  # noqa: SIM115 - the process's stdout until it exits
     sys.stdout = sys.stderr = log

@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from loadtest.local.child_process import popen_options
 from loadtest.local.consumers.esm_runner import PollerConfig
 from loadtest.local.consumers.scaler import ConsumerScaler
 
@@ -70,7 +71,11 @@ class WorkerPool(ConsumerScaler):
         }
         with open(self.log_dir / f"{name}.log", "ab") as log:
             return subprocess.Popen(
-                [sys.executable, "-m", "consumer.worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+                [sys.executable, "-m", "consumer.worker"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                **popen_options(),  # out of the terminal's Ctrl-C; never outlives the run
             )
 
     def _deactivate(self, process: subprocess.Popen) -> None:

@@ -1,6 +1,7 @@
 """The embedded AWS: moto_server in its own process on 127.0.0.1, and the stack's queues and table in it.
 
-moto runs as a separate process (never threaded inside a Locust/gevent process: that deadlocks, GUIDE §2).
+moto runs as a separate process: a threaded moto_server started inside a Locust process, before gevent's
+monkey-patching, deadlocks.
 `provision` creates the same queues, DLQ, redrive policy and table the Pulumi program declares, from the
 same `StackSpec`, so the local run exercises the stack's real settings.
 """
@@ -21,8 +22,10 @@ from pathlib import Path
 
 from infra.resource_spec import StackSpec
 from infra.settings import PROJECT_ROOT
+from loadtest.local.child_process import popen_options
 
 LOCAL_REGION = "us-east-1"
+STOP_TIMEOUT_S = 3  # moto_server stops at once on SIGTERM; a run's whole stop must fit in 10 s
 # moto accepts any credentials; these only keep boto3 from looking for real ones.
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -61,6 +64,7 @@ def moto_server_process(
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, **LOCAL_CREDENTIALS},
+        **popen_options(),  # out of the terminal's Ctrl-C; never outlives the run
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -69,7 +73,7 @@ def moto_server_process(
     finally:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

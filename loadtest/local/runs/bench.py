@@ -25,14 +25,15 @@ import boto3
 from cli.command_line import OneLineParser, entry_point
 from consumer.sqs_event import lambda_sqs_event
 from infra.code_package import write_zip
-from infra.resource_spec import StackSpec
 from infra.settings import PROJECT_ROOT, StackSettings
-from loadtest.local.emulator.embedded_aws import LOCAL_REGION, aws_environment, moto_server, provision
+from loadtest.local.emulator.embedded_aws import LOCAL_REGION
 from loadtest.local.runs.output_to_log import output_to_log
+from loadtest.local.runs.session import LocalSession
 from producer.sqs_producer import OutgoingMessage, SqsProducer
 from producer.vehicles import VehicleFactory
 
 BENCH_FILE = PROJECT_ROOT / "build" / "bench.json"
+RUN_DIR = PROJECT_ROOT / "build" / "runs" / "bench"
 HANDLER_LOG = PROJECT_ROOT / "build" / "bench-handler.log"
 PROG = "python -m loadtest.local.runs.bench"
 
@@ -386,14 +387,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = {}
     # The handler's logs and EMF documents, moto's and the children's output: the log, not the terminal.
     with output_to_log(HANDLER_LOG) as terminal:
-        with moto_server() as endpoint:
+        with LocalSession("bench", RUN_DIR) as session:
+            local = session.start_stack("bench", StackSettings())
+            endpoint = session.endpoint
             os.environ.update(
-                aws_environment(endpoint),
                 POWERTOOLS_METRICS_DISABLED="true",
                 POWERTOOLS_METRICS_NAMESPACE="Bench",
                 POWERTOOLS_LOG_LEVEL="WARNING",
             )
-            local = provision(StackSpec("bench", StackSettings()), endpoint)
             print("[bench] producer: batch of 10 vs single sends …", file=terminal)
             results["producer"] = producer(endpoint)
             print(f"[bench] producer: {results['producer']}", file=terminal)

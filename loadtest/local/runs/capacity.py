@@ -32,22 +32,18 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import boto3
-
 from cli.command_line import OneLineParser, entry_point, number, whole_number
 from infra.resource_spec import StackSpec
 from infra.settings import PROJECT_ROOT, from_stack_file
-from loadtest.analysis.ledger_check import check_ledger, scan_table
 from loadtest.analysis.percentiles import percentile
-from loadtest.ledger import LedgerWriter, read_ledger
-from loadtest.local.consumers.esm_runner import EsmRunner, PollerConfig
+from loadtest.ledger import LedgerWriter
+from loadtest.local.consumers.esm_runner import EsmRunner
 from loadtest.local.emulator.ceiling import measure_pipeline_mix
-from loadtest.local.emulator.embedded_aws import aws_environment, moto_server_process, provision
 from loadtest.local.runs.paced_producer import PacedProducer
 from loadtest.local.runs.process_cpu import CpuMeter
 from loadtest.local.runs.progress import Progress
 from loadtest.local.runs.run_arguments import stack_name
-from ops.dead_letter_queue import scan as read_queue
+from loadtest.local.runs.session import LocalSession
 
 RUN_DIR = PROJECT_ROOT / "build" / "runs" / "capacity"
 GOAL_SUSTAINED_SHARE = 0.75  # of the pipeline-mix ceiling
@@ -215,62 +211,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"argument --run-dir: {args.run_dir} is a file; give a directory (created if missing)")
     settings = from_stack_file(args.stack)
     spec = StackSpec(args.stack, settings)
-    run_dir = args.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for stale in [*run_dir.glob("ledger/*.jsonl"), *run_dir.glob("pollers/*.log")]:
-        stale.unlink()
-    with moto_server_process(log_path=run_dir / "moto.log") as (endpoint, moto_pid):
-        os.environ.update(aws_environment(endpoint))
+    with LocalSession("capacity", args.run_dir) as session:
+        run_dir = session.run_dir
+        local = session.start_stack(args.stack, settings)
         print(
-            f"[capacity] moto_server on {endpoint} (pid {moto_pid}); provisioning stack {args.stack}",
+            f"[capacity] moto_server on {session.endpoint} (pid {session.moto_pid}); stack {args.stack} "
+            "provisioned",
             flush=True,
         )
-        local = provision(spec, endpoint)
-        ceiling = measure_pipeline_mix(endpoint, spec.dynamodb_create_table_args())["pipeline_mix_msgs_per_s"]
+        ceiling = measure_pipeline_mix(session.endpoint, spec.dynamodb_create_table_args())[
+            "pipeline_mix_msgs_per_s"
+        ]
         print(f"[capacity] emulator ceiling for the pipeline's call mix: {ceiling:.0f} msgs/s", flush=True)
-        config = PollerConfig.for_stack(local, settings, aws_environment(endpoint), DLQ_URL=local.dlq_url)
-        runner = EsmRunner(config, local.dlq_url, settings.max_concurrency, run_dir / "pollers")
-        ledger = LedgerWriter(run_dir / "ledger")
+        runner = session.consumers(local, settings, "lambda", DLQ_URL=local.dlq_url)
+        ledger = LedgerWriter(session.ledger_dir)
+        session.on_stop("the ledger", ledger.close)
         producer = PacedProducer(local.queue_url, ledger)
+        session.on_stop("the paced producer", producer.stop)
         progress = Progress("capacity", runner, lambda: (None, progress.offered), args.progress_seconds)
         progress.offered = 0.0
-        try:
-            runner.warm()
-            print(
-                f"[capacity] {settings.max_concurrency} pollers warm in {runner.warm_start_seconds} s",
-                flush=True,
-            )
-            producer.send_now(args.backlog)
-            print(
-                f"[capacity] backlog of {args.backlog} sent; switching the event source mapping on",
-                flush=True,
-            )
-            runner.start()
-            runner.reset_clock()
-            progress.start()
-            progress.phase = f"drain a {args.backlog}-message backlog"
-            backlog_seconds = runner.wait_until_drained(DRAIN_DEADLINE_S)
-            runner.forget_latencies()  # the backlog's waits are not the search's
-            producer.start()
-            steps = search(args, runner, producer, ceiling, progress)
-            hold, cpu, failed_holds = hold_the_knee(args, steps, runner, producer, progress, moto_pid)
-            producer.set_rate(0)
-            progress.offered = 0.0
-            progress.phase = "final drain"
-            final_drain = runner.wait_until_drained(DRAIN_DEADLINE_S)
-        finally:
-            progress.stop()
-            producer.stop()
-            runner.stop()
-            ledger.close()
-        sqs = boto3.client("sqs")
-        items = scan_table(boto3.resource("dynamodb").Table(local.table_name))
-        result = check_ledger(
-            read_ledger(run_dir / "ledger"),
-            items,
-            read_queue(sqs, local.dlq_url),
-            read_queue(sqs, local.queue_url),
+        session.on_stop("the live line", progress.stop)
+        runner.warm()
+        print(
+            f"[capacity] {settings.max_concurrency} pollers warm in {runner.warm_start_seconds} s", flush=True
         )
+        producer.send_now(args.backlog)
+        print(f"[capacity] backlog of {args.backlog} sent; switching the event source mapping on", flush=True)
+        runner.start()
+        runner.reset_clock()
+        progress.start()
+        progress.phase = f"drain a {args.backlog}-message backlog"
+        backlog_seconds = runner.wait_until_drained(DRAIN_DEADLINE_S)
+        runner.forget_latencies()  # the backlog's waits are not the search's
+        producer.start()
+        steps = search(args, runner, producer, ceiling, progress)
+        hold, cpu, failed_holds = hold_the_knee(args, steps, runner, producer, progress, session.moto_pid)
+        producer.set_rate(0)
+        progress.offered = 0.0
+        progress.phase = "final drain"
+        final_drain = runner.wait_until_drained(DRAIN_DEADLINE_S)
+        progress.stop()
+        producer.stop()
+        runner.stop()
+        ledger.close()
+        result = session.check_ledger(local)
     summary = _summary(
         args, ceiling, steps, hold, failed_holds, cpu, backlog_seconds, final_drain, result, runner, settings
     )

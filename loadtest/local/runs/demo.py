@@ -22,7 +22,6 @@ import csv
 import dataclasses
 import datetime
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -40,14 +39,13 @@ from loadtest.analysis import report
 from loadtest.analysis.cost_inputs import consumer_log_bytes
 from loadtest.analysis.ledger_check import LedgerResult, check_ledger, order_violations, scan_table
 from loadtest.ledger import read_ledger
-from loadtest.local.consumers.esm_runner import EsmRunner, PollerConfig
 from loadtest.local.consumers.scaler import ConsumerScaler
-from loadtest.local.consumers.worker_pool import WorkerPool
 from loadtest.local.emulator.ceiling import measure_pipeline_mix
-from loadtest.local.emulator.embedded_aws import LOCAL_REGION, aws_environment, moto_server, provision
+from loadtest.local.emulator.embedded_aws import LOCAL_REGION
 from loadtest.local.emulator.request_counter import fetch_counts, reset_counts
 from loadtest.local.runs.progress import Progress
 from loadtest.local.runs.run_arguments import fault_spec, stack_name
+from loadtest.local.runs.session import LocalSession
 from loadtest.shapes import scale_stages, total_seconds
 from ops.dead_letter_queue import NO_REASON, reason_of
 from ops.dead_letter_queue import scan as read_queue
@@ -104,21 +102,28 @@ def _measured_capacity(stack: str, ceiling: float) -> tuple[float, str]:
     return guess * ceiling, f"{guess} × the ceiling {ceiling:.0f} msgs/s (no make capacity run yet)"
 
 
-def run_locust(run_dir: Path, queue_url: str, env: dict, args, plan: LoadPlan) -> None:
+def start_locust(session: LocalSession, queue_url: str, args, plan: LoadPlan):
+    """Locust's scale shape, headless, as a child of the session (stopped with it on Ctrl-C)."""
     command = [
         str(Path(sys.executable).parent / "locust"),
         *("-f", str(PROJECT_ROOT / "loadtest/locustfile.py"), "--headless", "--shape", "scale"),
         *("-u", str(plan.peak_users), "--stage-seconds", str(args.stage_seconds)),
         *("--user-rate", str(plan.user_rate), "--batch-size", str(args.batch_size)),
         *("--poison-ratio", str(args.poison_ratio), "--queue-url", queue_url),
-        *("--ledger-dir", str(run_dir / "ledger"), "--stop-timeout", "10"),
-        *("--csv", str(run_dir / "locust"), "--csv-full-history", "--only-summary"),
+        *("--ledger-dir", str(session.ledger_dir), "--stop-timeout", "10"),
+        *("--csv", str(session.run_dir / "locust"), "--csv-full-history", "--only-summary"),
     ]
+    return session.popen("Locust", command, "locust.log")
+
+
+def run_locust(session: LocalSession, queue_url: str, args, plan: LoadPlan) -> int:
+    """Locust's exit status, once its shape has played (bounded: the shape's length and a minute)."""
+    locust = start_locust(session, queue_url, args, plan)
     duration = total_seconds(scale_stages(plan.peak_users, args.stage_seconds))
-    with open(run_dir / "locust.log", "w") as log:
-        subprocess.run(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=duration + 60
-        )
+    try:
+        return locust.wait(timeout=duration + 60)
+    except subprocess.TimeoutExpired:
+        return -1
 
 
 def locust_load(run_dir: Path, batch_size: int):
@@ -199,13 +204,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def prepare_run_dir(args, mode: str) -> Path:
-    run_dir = args.run_dir or PROJECT_ROOT / "build" / "runs" / f"{args.stack}-{mode}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    stale = [*run_dir.glob("ledger/*.jsonl"), *run_dir.glob("*.log"), *run_dir.glob("workers/*")]
-    for path in [*stale, *run_dir.glob("pollers/*"), *run_dir.glob("locust*.csv")]:
-        path.unlink()
-    return run_dir
+def run_directory(args, mode: str) -> Path:
+    return args.run_dir or PROJECT_ROOT / "build" / "runs" / f"{args.stack}-{mode}"
 
 
 @dataclasses.dataclass
@@ -217,9 +217,11 @@ class Evidence:
     queued: list[dict]
     drained: bool
     request_counts: dict  # every AWS request the pipeline made during the load and the drain, by operation
+    locust_exit: int = 0  # Locust's exit status (-1: it ran past its shape by a minute)
 
 
-def load_and_drain(args, settings, local, endpoint, run_dir, phases, mode) -> tuple:
+def load_and_drain(args, settings, local, session: LocalSession, phases, mode) -> tuple:
+    endpoint = session.endpoint
     ceiling = phases.run(
         "measure the emulator's ceiling for the pipeline's call mix",
         measure_pipeline_mix,
@@ -232,32 +234,28 @@ def load_and_drain(args, settings, local, endpoint, run_dir, phases, mode) -> tu
         f"{plan.user_rate} calls/s × {args.batch_size}; ceiling {ceiling:.0f} msgs/s",
         flush=True,
     )
-    config = PollerConfig.for_stack(
-        local, settings, aws_environment(endpoint), DLQ_URL=local.dlq_url, VEHICLE_PIPELINE_FAULTS=args.faults
+    runner = session.consumers(
+        local, settings, mode, DLQ_URL=local.dlq_url, VEHICLE_PIPELINE_FAULTS=args.faults
     )
-    runner = consumers(mode, config, local.dlq_url, settings, run_dir)
     reset_counts(endpoint)  # the cost model counts the pipeline's requests, not provisioning or the ceiling
-    phases.run(f"start the {'worker fleet' if mode == 'worker' else 'event source mapping'}", runner.start)
+    phases.run(f"start the {'worker pool' if mode == 'worker' else 'event source mapping'}", runner.start)
     runner.reset_clock()
     load_seconds = total_seconds(scale_stages(plan.peak_users, args.stage_seconds))
-    killer = threading.Timer(load_seconds / 2, runner.kill_one_poller) if args.chaos else None
+    if args.chaos:
+        killer = threading.Timer(load_seconds / 2, runner.kill_one_poller)
+        killer.start()
+        session.on_stop("the chaos timer", killer.cancel)
     # Failed batches come back only after the visibility timeout (and overruns after the function's).
     drain_deadline = DRAIN_DEADLINE_S + (3 * settings.queue_visibility_timeout_seconds if args.chaos else 0)
-    progress = Progress("demo", runner, locust_load(run_dir, args.batch_size), args.progress_seconds)
-    env = {**os.environ, **aws_environment(endpoint)}
-    try:
-        progress.start()
-        if killer:
-            killer.start()
-        progress.phase = "load (Locust scale shape)"
-        phases.run("run the Locust scale shape", run_locust, run_dir, local.queue_url, env, args, plan)
-        progress.phase = "drain"
-        drained = phases.run("drain the queue", wait_for_drain, runner, drain_deadline)
-    finally:
-        progress.stop()
-        if killer:
-            killer.cancel()
-        phases.run("stop the consumers", runner.stop)  # always, before moto_server goes away
+    progress = Progress("demo", runner, locust_load(session.run_dir, args.batch_size), args.progress_seconds)
+    progress.start()
+    session.on_stop("the live line", progress.stop)
+    progress.phase = "load (Locust scale shape)"
+    locust_exit = phases.run("run the Locust scale shape", run_locust, session, local.queue_url, args, plan)
+    progress.phase = "drain"
+    drained = phases.run("drain the queue", wait_for_drain, runner, drain_deadline)
+    progress.stop()
+    phases.run("stop the consumers", runner.stop)  # before reading what they left
     counts = fetch_counts(endpoint)  # before the scans below add requests of their own
     sqs = boto3.client("sqs")
     evidence = Evidence(
@@ -266,6 +264,7 @@ def load_and_drain(args, settings, local, endpoint, run_dir, phases, mode) -> tu
         queued=phases.run("read what is still queued", read_queue, sqs, local.queue_url),
         drained=drained,
         request_counts=counts,
+        locust_exit=locust_exit,
     )
     return ceiling, plan, runner, evidence
 
@@ -278,6 +277,8 @@ def verdict(
     problems = [] if result.ok else [result.verdict()]
     if not evidence.drained and result.pending == 0:
         problems.append("the queue did not drain in time")
+    if evidence.locust_exit:
+        problems.append(f"Locust exited {evidence.locust_exit} (see its locust.log)")
     if poison_routed < result.poison_accepted:
         problems.append(
             f"{result.poison_accepted - poison_routed} poison messages not in the DLQ with a reason"
@@ -293,15 +294,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = "chaos" if args.chaos else args.mode
     settings = from_stack_file(args.stack)
     spec = StackSpec(args.stack, settings)
-    run_dir = prepare_run_dir(args, mode)
     phases = Phases()
     started_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    with moto_server(log_path=run_dir / "moto.log") as endpoint:
-        os.environ.update(aws_environment(endpoint))
-        local = phases.run("provision the stack on moto", provision, spec, endpoint)
-        ceiling, plan, runner, evidence = load_and_drain(
-            args, settings, local, endpoint, run_dir, phases, mode
-        )
+    with LocalSession("demo", run_directory(args, mode)) as session:
+        run_dir = session.run_dir
+        local = phases.run("provision the stack on moto", session.start_stack, args.stack, settings)
+        ceiling, plan, runner, evidence = load_and_drain(args, settings, local, session, phases, mode)
     result = check_ledger(read_ledger(run_dir / "ledger"), evidence.items, evidence.dead, evidence.queued)
     reasons = dict(Counter(reason_of(message) for message in evidence.dead))
     # FIFO promises order per message group (vehicle); a standard queue does not, so it is not counted.
@@ -332,20 +330,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def min_pollers(runner: ConsumerScaler) -> int:
     return min((s.pollers for s in runner.samples), default=0)
-
-
-def consumers(mode: str, config: PollerConfig, dlq_url: str, settings, run_dir: Path) -> ConsumerScaler:
-    """Lambda's poller, or the worker fleet with the stack's sizes and backlog-per-instance target."""
-    if mode == "worker":
-        return WorkerPool(
-            config,
-            dlq_url,
-            settings.worker_fleet_min_size,
-            settings.worker_fleet_max_size,
-            settings.worker_fleet_backlog_per_instance,
-            run_dir / "workers",
-        )
-    return EsmRunner(config, dlq_url, settings.max_concurrency, run_dir / "pollers")
 
 
 def write_run(run_dir, args, spec, phases, started_at, ceiling, runner, items, result, mode, extra) -> None:

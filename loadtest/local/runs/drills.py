@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-import os
 import subprocess
 import sys
 import time
@@ -34,16 +33,16 @@ from pathlib import Path
 import boto3
 
 from cli.command_line import OneLineParser, entry_point
-from infra.resource_spec import StackSpec
 from infra.settings import PROJECT_ROOT, StackSettings, from_stack_file
 from loadtest.analysis import report
-from loadtest.analysis.ledger_check import LedgerResult, check_ledger, scan_table
+from loadtest.analysis.ledger_check import LedgerResult, scan_table
 from loadtest.analysis.percentiles import percentile
-from loadtest.ledger import LedgerWriter, read_ledger
-from loadtest.local.consumers.esm_runner import EsmRunner, PollerConfig
-from loadtest.local.emulator.embedded_aws import LocalStack, aws_environment, moto_server, provision
+from loadtest.ledger import LedgerWriter
+from loadtest.local.consumers.esm_runner import EsmRunner
+from loadtest.local.emulator.embedded_aws import LocalStack
 from loadtest.local.runs.paced_producer import PacedProducer
 from loadtest.local.runs.progress import Progress
+from loadtest.local.runs.session import LocalSession
 from ops.dead_letter_queue import NO_REASON, reason_of
 from ops.dead_letter_queue import scan as read_queue
 
@@ -60,18 +59,22 @@ def drill_settings() -> StackSettings:
 
 @dataclasses.dataclass
 class Drill:
-    """One drill's stack, consumers, producer and ledger on a fresh moto_server."""
+    """One drill's stack, consumers, producer and ledger, in a session of its own (a fresh moto_server)."""
 
     name: str
-    run_dir: Path
+    session: LocalSession
     settings: StackSettings
     local: LocalStack
     endpoint: str
-    runner: EsmRunner
+    runner: EsmRunner  # the drills run Lambda's poller (the deploy drill rolls its pollers out)
     producer: PacedProducer
     progress: Progress
     outage_flag: Path
     time_scale: float = 1.0  # --quick shortens the load stages (never the outage, which must outlast retries)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.session.run_dir
 
     def stage(
         self, phase: str, seconds: float, rate: float = RATE, scaled: bool = True
@@ -95,35 +98,36 @@ class Drill:
         return (inside[-1].stored_total - inside[0].stored_total) / max(inside[-1].t_s - inside[0].t_s, 1e-9)
 
 
-def start_drill(name: str, run_dir: Path, endpoint: str, settings: StackSettings) -> Drill:
-    for stale in [*run_dir.glob("ledger/*.jsonl"), *run_dir.glob("pollers/*")]:
-        stale.unlink()
-    local = provision(StackSpec(f"drill-{name}", settings), endpoint)
-    flag = run_dir / "dynamodb-outage"
+def start_drill(name: str, session: LocalSession, settings: StackSettings) -> Drill:
+    """The drill's stack on the session's emulator, its pollers (with the outage flag the handler watches),
+    a paced producer writing the run's ledger and a live line: all started, all stopped by the session."""
+    local = session.start_stack(f"drill-{name}", settings)
+    flag = session.run_dir / "dynamodb-outage"
     flag.unlink(missing_ok=True)
-    config = PollerConfig.for_stack(
-        local,
-        settings,
-        aws_environment(endpoint),
-        DLQ_URL=local.dlq_url,
-        VEHICLE_PIPELINE_FAULTS=f"dynamodb_outage_flag={flag}",
+    session.on_stop("the outage flag", lambda: flag.unlink(missing_ok=True))
+    runner = session.consumers(
+        local, settings, DLQ_URL=local.dlq_url, VEHICLE_PIPELINE_FAULTS=f"dynamodb_outage_flag={flag}"
     )
-    runner = EsmRunner(config, local.dlq_url, settings.max_concurrency, run_dir / "pollers")
-    producer = PacedProducer(local.queue_url, LedgerWriter(run_dir / "ledger"))
+    ledger = LedgerWriter(session.ledger_dir)
+    session.on_stop("the ledger", ledger.close)
+    producer = PacedProducer(local.queue_url, ledger)
+    session.on_stop("the paced producer", producer.stop)
     progress = Progress(name, runner, lambda: (None, producer.rate))
+    session.on_stop("the live line", progress.stop)
     runner.start()
     runner.reset_clock()
     producer.start()
     progress.start()
-    return Drill(name, run_dir, settings, local, endpoint, runner, producer, progress, flag)
+    return Drill(name, session, settings, local, session.endpoint, runner, producer, progress, flag)
 
 
-def stop_drill(drill: Drill) -> None:
+def stop_load(drill: Drill) -> None:
+    """Stop the producer and the consumers before the ledger is read (the session's own stop then finds
+    them stopped)."""
     drill.progress.stop()
     drill.producer.stop()
     drill.runner.stop()
     drill.producer.ledger.close()
-    drill.outage_flag.unlink(missing_ok=True)
 
 
 # ---- the drills: each returns its figures and a list of failed checks --------------------------------------
@@ -259,29 +263,27 @@ def distributed(drill: Drill) -> tuple[dict, list[str]]:
     ledger_dir = drill.run_dir / "ledger"
     locust = [str(Path(sys.executable).parent / "locust"), "-f", str(PROJECT_ROOT / "loadtest/locustfile.py")]
     shared = ["--queue-url", drill.local.queue_url, "--ledger-dir", str(ledger_dir), "--user-rate", "2"]
-    env = {**os.environ, **aws_environment(drill.endpoint)}
-    log = open(drill.run_dir / "locust.log", "w")  # noqa: SIM115 - closed below
     port = _free_port()
     master_args = ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
     shape = ["--headless", "--expect-workers", "2", "--shape", "scale", "-u", "6", "--stage-seconds", "4"]
     worker_args = ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
     csv_args = ["--csv", str(drill.run_dir / "locust")]
-    master = subprocess.Popen(
-        [*locust, *master_args, *shape, *shared, *csv_args], env=env, stdout=log, stderr=subprocess.STDOUT
+    master = drill.session.popen(
+        "the Locust master", [*locust, *master_args, *shape, *shared, *csv_args], "locust.log"
     )
     workers = [
-        subprocess.Popen([*locust, *worker_args, *shared], env=env, stdout=log, stderr=subprocess.STDOUT)
-        for _ in range(2)
+        drill.session.popen(f"Locust worker {n}", [*locust, *worker_args, *shared], "locust.log")
+        for n in (1, 2)
     ]
     try:
         master_code = master.wait(timeout=120)
-    finally:
-        for process in workers:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        log.close()
+    except subprocess.TimeoutExpired:
+        master_code = -1
+    for process in workers:  # they leave once the master quits
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
     drained = drill.drain()
     # One file per process that sent anything: the two workers (the master and this process send nothing).
     counts = {
@@ -331,23 +333,18 @@ DRILLS: dict[str, Callable[[Drill], tuple[dict, list[str]]]] = {
 
 
 def run_drill(name: str, run_root: Path, inject_loss: bool, time_scale: float = 1.0) -> bool:
-    run_dir = run_root / name
-    run_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     print(f"[{name}] starting", flush=True)
-    with moto_server(log_path=run_dir / "moto.log") as endpoint:
-        os.environ.update(aws_environment(endpoint))
-        drill = start_drill(name, run_dir, endpoint, drill_settings())
+    with LocalSession(name, run_root / name) as session:
+        drill = start_drill(name, session, drill_settings())
         drill.time_scale = time_scale
-        try:
-            figures, failed = DRILLS[name](drill)
-        finally:
-            stop_drill(drill)
+        figures, failed = DRILLS[name](drill)
+        stop_load(drill)
         result = ledger(drill, inject_loss)
     figures |= {"seconds": round(time.monotonic() - started, 1), "poison_accepted": result.poison_accepted}
     problems = failed + ([] if result.ok else [result.verdict()])
     record = {"name": name, "passed": not problems, "problems": problems, "ledger": result.line(), **figures}
-    (run_dir / f"{name}.json").write_text(json.dumps(record, indent=2))
+    (session.run_dir / f"{name}.json").write_text(json.dumps(record, indent=2))
     print(f"[{name}] {result.line()}", flush=True)
     print(f"[{name}] {'PASSED' if not problems else 'FAILED: ' + '; '.join(problems)}", flush=True)
     return not problems
@@ -359,13 +356,7 @@ def ledger(drill: Drill, inject_loss: bool) -> LedgerResult:
     if inject_loss and items:  # a message gone behind the pipeline's back: the check must fail
         table.delete_item(Key={"eventId": items[0]["eventId"]})
         items = items[1:]
-    sqs = boto3.client("sqs")
-    return check_ledger(
-        read_ledger(drill.run_dir / "ledger"),
-        items,
-        read_queue(sqs, drill.local.dlq_url),
-        read_queue(sqs, drill.local.queue_url),
-    )
+    return drill.session.check_ledger(drill.local, items)
 
 
 @entry_point("python -m loadtest.local.runs.drills", aws_failures=False)  # on moto, an AWS error is a bug

@@ -52,10 +52,12 @@ class PacedProducer:
             self._rate = msgs_per_s
             self._next_slot = time.monotonic()
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = 2.0) -> None:
+        """No new sends; the calls in flight finish (milliseconds on the emulator)."""
         self._stop.set()
         for thread in self._threads:
-            thread.join(30)
+            if thread.ident is not None:  # started
+                thread.join(timeout_s)
 
     def _take_slot(self) -> float | None:
         """The time this thread's next send is due, or None while the rate is 0."""

@@ -1,24 +1,27 @@
-"""Helpers the local-pipeline tests share: a stack on moto_server, waiting, sending."""
+"""Helpers the local-pipeline tests share: a stack on the embedded AWS through the runs' own session, waiting,
+sending."""
 
 from __future__ import annotations
 
 import contextlib
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
-from infra.resource_spec import StackSpec
 from infra.settings import StackSettings
-from loadtest.local.emulator.embedded_aws import LocalStack, aws_environment, moto_server, provision
+from loadtest.local.emulator.embedded_aws import LocalStack
+from loadtest.local.runs.session import LocalSession
 
 
 @contextlib.contextmanager
-def local_stack(name: str, settings: StackSettings, monkeypatch) -> Iterator[tuple[LocalStack, dict]]:
-    """moto_server with the stack provisioned; boto3 in this process points at it. Yields (stack, env)."""
-    with moto_server() as endpoint:
-        environment = aws_environment(endpoint)
-        for key, value in environment.items():
-            monkeypatch.setenv(key, value)
-        yield provision(StackSpec(name, settings), endpoint), environment
+def local_stack(
+    name: str, settings: StackSettings, run_dir: Path
+) -> Iterator[tuple[LocalStack, LocalSession]]:
+    """moto_server with the stack provisioned, as every run starts it; boto3 in this process points at it
+    until the block ends. Yields (stack, session): `session.consumers(...)` starts what consumes it, and
+    everything is stopped with the session."""
+    with LocalSession(f"test-{name}", run_dir) as session:
+        yield session.start_stack(name, settings), session
 
 
 def wait_until(condition, timeout_s: float, what: str) -> None:

@@ -16,14 +16,9 @@ SETTINGS = StackSettings(function_timeout_seconds=1, max_receive_count=1, max_co
 
 
 @pytest.fixture
-def stack(tmp_path, monkeypatch):
-    with local_stack("runner-test", SETTINGS, monkeypatch) as (local, aws_env):
-        config = PollerConfig.for_stack(local, SETTINGS, aws_env)
-        runner = EsmRunner(config, local.dlq_url, SETTINGS.max_concurrency, tmp_path / "pollers")
-        try:
-            yield local, runner, boto3.client("sqs")
-        finally:
-            runner.stop()
+def stack(tmp_path):
+    with local_stack("runner-test", SETTINGS, tmp_path) as (local, session):
+        yield local, session.consumers(local, SETTINGS), boto3.client("sqs")
 
 
 def test_partial_failures_reach_the_dlq_and_pollers_scale_out_and_in(stack):

@@ -14,7 +14,6 @@ import pytest
 
 from infra.settings import from_stack_file
 from loadtest.analysis.ledger_check import scan_table
-from loadtest.local.consumers.esm_runner import EsmRunner, PollerConfig
 from producer.sqs_producer import OutgoingMessage, SqsProducer
 from producer.vehicles import VehicleFactory
 from tests.loadtest.local.local_pipeline import local_stack, wait_until
@@ -24,21 +23,14 @@ VEHICLES, EVENTS_PER_VEHICLE = 12, 6
 
 
 @pytest.fixture
-def fifo_stack(tmp_path, monkeypatch):
+def fifo_stack(tmp_path):
     # A 1 s timeout keeps the visibility timeout (6 s) and so each retry short. Records held back behind a
     # failed one of their group count receives too; 10 receives keep a busy machine's slow batches from
     # dead-lettering an event this test expects stored.
     settings = dataclasses.replace(SETTINGS, function_timeout_seconds=1, max_receive_count=10)
-    with local_stack("fifo-test", settings, monkeypatch) as (local, aws_env):
-        config = PollerConfig.for_stack(
-            local, settings, aws_env, VEHICLE_PIPELINE_FAULTS="dynamodb_failure_ratio=0.1"
-        )
-        pollers = tmp_path / "pollers"
-        runner = EsmRunner(config, local.dlq_url, settings.max_concurrency, pollers, start_pollers=3)
-        try:
-            yield local, runner
-        finally:
-            runner.stop()
+    with local_stack("fifo-test", settings, tmp_path) as (local, session):
+        faults = "dynamodb_failure_ratio=0.1"
+        yield local, session.consumers(local, settings, start_pollers=3, VEHICLE_PIPELINE_FAULTS=faults)
 
 
 def test_each_vehicles_events_are_stored_once_and_in_send_order_despite_failures(fifo_stack):

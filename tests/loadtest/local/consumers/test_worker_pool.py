@@ -10,8 +10,7 @@ import pytest
 
 from infra.settings import StackSettings
 from loadtest.analysis.ledger_check import scan_table
-from loadtest.local.consumers.esm_runner import PollerConfig
-from loadtest.local.consumers.worker_pool import WorkerPool, desired_workers
+from loadtest.local.consumers.worker_pool import desired_workers
 from producer.vehicles import VehicleFactory
 from tests.loadtest.local.local_pipeline import local_stack, send, wait_until
 
@@ -24,13 +23,17 @@ def test_fleet_size_keeps_backlog_per_worker_at_the_target_within_bounds(visible
     assert desired_workers(visible, target_backlog=20, minimum=1, maximum=4) == expected
 
 
-def test_fleet_scales_out_on_backlog_drains_and_scales_in(tmp_path, monkeypatch):
-    settings = StackSettings(function_timeout_seconds=1)
-    with local_stack("fleet-test", settings, monkeypatch) as (local, aws_env):
-        config = PollerConfig.for_stack(local, settings, aws_env)
+def test_fleet_scales_out_on_backlog_drains_and_scales_in(tmp_path):
+    settings = StackSettings(
+        function_timeout_seconds=1,
+        worker_fleet_min_size=1,
+        worker_fleet_max_size=4,
+        worker_fleet_backlog_per_instance=20,
+    )
+    with local_stack("fleet-test", settings, tmp_path) as (local, session):
         sent = [VehicleFactory(seed=4).event() for _ in range(300)]
         send(boto3.client("sqs"), local.queue_url, [e.to_json() for e in sent])
-        fleet = WorkerPool(config, local.dlq_url, 1, 4, 20, tmp_path / "workers")
+        fleet = session.consumers(local, settings, "worker")
         try:
             fleet.start()
             wait_until(lambda: fleet.depth() == (0, 0, 0), 90, "the fleet to drain the queue")

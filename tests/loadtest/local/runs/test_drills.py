@@ -14,7 +14,6 @@ import pytest
 
 from infra.settings import StackSettings
 from loadtest.analysis.ledger_check import scan_table
-from loadtest.local.consumers.esm_runner import EsmRunner, PollerConfig
 from loadtest.local.emulator.embedded_aws import aws_environment
 from loadtest.local.runs import drills
 from ops.dead_letter_queue import NO_REASON, reason_of
@@ -26,15 +25,11 @@ from tests.loadtest.local.local_pipeline import local_stack, send, wait_until
 SETTINGS = StackSettings(function_timeout_seconds=1, max_receive_count=1, max_concurrency=5)
 
 
-def test_an_outage_dead_letters_through_the_redrive_policy_and_the_runbook_redrive_stores_once(
-    tmp_path, monkeypatch
-):
+def test_an_outage_dead_letters_through_the_redrive_policy_and_the_runbook_redrive_stores_once(tmp_path):
     flag = tmp_path / "outage"
     flag.touch()
-    with local_stack("outage-test", SETTINGS, monkeypatch) as (local, aws_env):
-        faults = f"dynamodb_outage_flag={flag}"
-        config = PollerConfig.for_stack(local, SETTINGS, aws_env, VEHICLE_PIPELINE_FAULTS=faults)
-        runner = EsmRunner(config, local.dlq_url, SETTINGS.max_concurrency, tmp_path / "pollers")
+    with local_stack("outage-test", SETTINGS, tmp_path) as (local, session):
+        runner = session.consumers(local, SETTINGS, VEHICLE_PIPELINE_FAULTS=f"dynamodb_outage_flag={flag}")
         sqs = boto3.client("sqs")
         events = [VehicleFactory(seed=8).event() for _ in range(3)]
         send(sqs, local.queue_url, [e.to_json() for e in events])
@@ -60,10 +55,9 @@ def test_an_outage_dead_letters_through_the_redrive_policy_and_the_runbook_redri
     assert sorted(item["eventId"] for item in items) == sorted(e.event_id for e in events)
 
 
-def test_a_roll_out_replaces_every_poller_and_loses_nothing(tmp_path, monkeypatch):
-    with local_stack("deploy-test", SETTINGS, monkeypatch) as (local, aws_env):
-        config = PollerConfig.for_stack(local, SETTINGS, aws_env)
-        runner = EsmRunner(config, local.dlq_url, SETTINGS.max_concurrency, tmp_path / "pollers")
+def test_a_roll_out_replaces_every_poller_and_loses_nothing(tmp_path):
+    with local_stack("deploy-test", SETTINGS, tmp_path) as (local, session):
+        runner = session.consumers(local, SETTINGS)
         events = [VehicleFactory(seed=9).event() for _ in range(200)]
         send(boto3.client("sqs"), local.queue_url, [e.to_json() for e in events])
         try:

@@ -20,4 +20,7 @@ def test_smoke_run_stores_every_valid_event_and_routes_the_invalid_one():
     assert child.returncode == 0, child.stderr
     lines = [line for line in child.stdout.splitlines() if line.startswith("[smoke]")]
     assert lines[1] == "[smoke] sent 13 messages (12 valid events + 1 invalid body)"
-    assert re.fullmatch(r"\[smoke\] \d+ invocations; lost=0 in_dlq=1 stored=12", lines[2])
+    assert re.fullmatch(
+        r"\[smoke\] \d+ invocations; lost=0 pending=0 duplicated=0 in_dlq=1 stored=12 accepted=13", lines[2]
+    )
+    assert lines[3] == "[smoke] PASSED: no message lost, pending or stored twice"
