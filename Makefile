@@ -8,8 +8,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STACK  ?= dev
 MODE   ?= lambda
+# RUN_DIR=DIR gives a run a directory of its own (a second run of the same target and stack refuses to share one).
+RUN_DIR_OPTION = $(if $(RUN_DIR),--run-dir $(RUN_DIR))
 
-.PHONY: test lint unit demo chaos capacity drills drill smoke bench fuzz lock clean
+.PHONY: test lint unit up demo chaos capacity drills drill smoke bench fuzz lock clean
 
 # The venv is rebuilt whenever the lock file changes; a fresh clone needs nothing installed by hand.
 $(VENV)/.installed: requirements.lock
@@ -27,19 +29,25 @@ lint: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(PY) -m pytest -n 2 --dist loadfile  # two workers (the machine has 2 cores); a file stays on one
 
+# The local stack that stays up until Ctrl-C: the embedded AWS with the stack provisioned and the local event
+# source mapping (MODE=worker: the worker pool) running the real handler; drive it from another shell with the
+# commands it prints (Locust's web UI among them). Writes build/local/$(STACK)-outputs.json (OUTPUTS= elsewhere).
+up: $(VENV)/.installed
+	$(PY) -m loadtest.local.runs.up --stack $(STACK) --mode $(MODE) $(if $(OUTPUTS),--outputs $(OUTPUTS)) $(RUN_DIR_OPTION)
+
 # The scale-out/in test on the embedded AWS (moto_server, local event source mapping, the real handler,
 # Locust's scale shape), no AWS account needed; ends with the ledger line and writes REPORT.md + report/*.png.
 demo: $(VENV)/.installed
-	$(PY) -m loadtest.local.runs.demo --stack $(STACK) --mode $(MODE)
+	$(PY) -m loadtest.local.runs.demo --stack $(STACK) --mode $(MODE) $(RUN_DIR_OPTION)
 
 # The scale test with faults at once: 1% poison, 1% throttled writes, 1% timeout overruns, one poller SIGKILLed.
 chaos: $(VENV)/.installed
-	$(PY) -m loadtest.local.runs.demo --stack $(STACK) --chaos
+	$(PY) -m loadtest.local.runs.demo --stack $(STACK) --chaos $(RUN_DIR_OPTION)
 
 # The knee: drain a 10,000-message backlog, then step the offered rate up until the backlog keeps growing or
 # p99 passes its bound, hold the last sustainable step; prints the sustained ratio to the emulator's ceiling.
 capacity: $(VENV)/.installed
-	$(PY) -m loadtest.local.runs.capacity --stack $(STACK)
+	$(PY) -m loadtest.local.runs.capacity --stack $(STACK) $(RUN_DIR_OPTION)
 
 # Recovery drills (outage and redrive, deploy under load, poison and duplicate storms, distributed producer),
 # each ending with the ledger check; `make drill NAME=outage` runs one.
@@ -52,7 +60,7 @@ drill: $(VENV)/.installed
 
 # Seconds: provision the stack on moto, send events (one invalid), drain them through the handler, check the ledger.
 smoke: $(VENV)/.installed
-	$(PY) -m loadtest.local.runs.smoke --stack $(STACK)
+	$(PY) -m loadtest.local.runs.smoke --stack $(STACK) $(RUN_DIR_OPTION)
 
 bench: $(VENV)/.installed
 	$(PY) -m loadtest.local.runs.bench

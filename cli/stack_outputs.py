@@ -1,5 +1,8 @@
 """The stack outputs file (`pulumi stack output --json > FILE`), checked for what each command needs.
 
+`python -m cli.stack_outputs FILE NAME` prints one output, as `pulumi stack output NAME` does on AWS (for
+shell lines such as the AWS CLI's `--queue-url "$(…)"` against a local stack's outputs file).
+
 A missing file, a file that is not the JSON object Pulumi writes, or one exported before the stack had an
 output the command needs (a stack deployed before `dlqUrl` existed) is a usage error naming the file, the
 output and the command that writes it again.
@@ -8,11 +11,12 @@ output and the command that writes it again.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cli.command_line import UsageError
+from cli.command_line import OneLineParser, UsageError, entry_point
 
 
 def load_stack_outputs(
@@ -43,3 +47,17 @@ def load_stack_outputs(
             f"{'it' if len(missing) == 1 else 'them'})"
         )
     return outputs
+
+
+@entry_point("python -m cli.stack_outputs")
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = OneLineParser(prog="python -m cli.stack_outputs", description=__doc__.split("\n\n")[1])
+    parser.add_argument("file", metavar="FILE", help="JSON of `pulumi stack output --json`")
+    parser.add_argument("name", metavar="NAME", help="the output to print, e.g. queueUrl")
+    args = parser.parse_args(argv)
+    print(load_stack_outputs(args.file, [args.name], option="FILE")[args.name])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

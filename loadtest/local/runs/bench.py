@@ -387,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = {}
     # The handler's logs and EMF documents, moto's and the children's output: the log, not the terminal.
     with output_to_log(HANDLER_LOG) as terminal:
-        with LocalSession("bench", RUN_DIR) as session:
+        with LocalSession("bench", RUN_DIR, run_dir_option=None) as session:
             local = session.start_stack("bench", StackSettings())
             endpoint = session.endpoint
             os.environ.update(

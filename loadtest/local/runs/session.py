@@ -69,8 +69,16 @@ class RunDirectoryBusy(UsageError):
 
 
 class LocalSession:
-    def __init__(self, name: str, run_dir: Path, clear: Sequence[str] = STALE, say: Callable = print):
+    def __init__(
+        self,
+        name: str,
+        run_dir: Path,
+        clear: Sequence[str] = STALE,
+        say: Callable = print,
+        run_dir_option: str | None = "--run-dir DIR (make: RUN_DIR=DIR)",
+    ):
         self.name = name
+        self._run_dir_option = run_dir_option  # how a second run can get a directory of its own, if it can
         self.run_dir = Path(run_dir)
         self.ledger_dir = self.run_dir / "ledger"
         self.endpoint = ""
@@ -139,10 +147,14 @@ class LocalSession:
             holder = lock.read().strip() or "{}"
             lock.close()
             owner = json.loads(holder)
+            elsewhere = (
+                f", or give this run a directory of its own with {self._run_dir_option}"
+                if self._run_dir_option
+                else ""
+            )
             raise RunDirectoryBusy(
                 f"{_shown(self.run_dir)} is in use by another run ({owner.get('command', '?')}, pid "
-                f"{owner.get('pid', '?')}, since {owner.get('since', '?')}); wait for it to end, or give "
-                "this run a directory of its own with --run-dir"
+                f"{owner.get('pid', '?')}, since {owner.get('since', '?')}); wait for it to end{elsewhere}"
             ) from None
         lock.seek(0)
         lock.truncate()
@@ -157,14 +169,16 @@ class LocalSession:
             self._lock = None
 
     # ---- what it starts --------------------------------------------------------------------------------
-    def on_stop(self, what: str, stop: Callable[[], Any]) -> None:
-        """Run `stop` on the way out (last registered, first stopped); `what` names it if interrupted."""
+    def on_stop(self, what: str | None, stop: Callable[[], Any]) -> None:
+        """Run `stop` on the way out (last registered, first stopped); `what` names it if interrupted (None:
+        housekeeping, not named)."""
 
         def stop_and_record() -> None:
             try:
                 stop()
             finally:
-                self.stopped.append(what)
+                if what:
+                    self.stopped.append(what)
 
         self._stops.callback(stop_and_record)
 

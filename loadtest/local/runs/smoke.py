@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from cli.command_line import OneLineParser, entry_point, whole_number
 from infra.settings import PROJECT_ROOT, from_stack_file
@@ -25,9 +26,9 @@ DRAIN_DEADLINE_S = 60
 INVALID_BODY = '{"vehicleId": "VH2001"}'  # seed 004's vehicle, the rest of its fields missing
 
 
-def run(stack: str, count: int) -> int:
+def run(stack: str, count: int, run_dir: Path | None = None) -> int:
     settings = from_stack_file(stack)
-    with LocalSession("smoke", RUN_DIR / stack) as session:
+    with LocalSession("smoke", run_dir or RUN_DIR / stack) as session:
         local = session.start_stack(stack, settings)
         print(f"[smoke] moto_server at {session.endpoint}; stack {stack!r} provisioned", flush=True)
         consumers = session.consumers(local, settings, DLQ_URL=local.dlq_url)
@@ -64,8 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", type=stack_name, default="dev", help="Pulumi.<stack>.yaml (default dev)")
     parser.add_argument("--count", type=whole_number(1), default=25, help="valid events to send (default 25)")
+    parser.add_argument("--run-dir", type=Path, help="logs and ledger (default build/runs/smoke/<stack>)")
     args = parser.parse_args(argv)
-    return run(args.stack, args.count)
+    return run(args.stack, args.count, args.run_dir)
 
 
 if __name__ == "__main__":
