@@ -1,8 +1,9 @@
 """The Powertools layer the functions run: the release requirements.lock pins, the one every test ran.
 
 Powertools publishes a public layer per release, Python version and architecture, and for each release a
-public SSM parameter holding that layer's ARN (GUIDE §3; the path is the one Powertools' own release workflow
-writes, .github/workflows/update_ssm.yml, and its docs give for pinning a release, DOCS):
+public SSM parameter holding that layer's ARN (Powertools docs, "Lambda Layer"; the path is the one
+Powertools' own release workflow writes, .github/workflows/update_ssm.yml, and its docs give for pinning a
+release, DOCS):
 
     /aws/service/powertools/python/<arm64|x86_64>/<python3.12|python3.13>/<version>
 
@@ -49,7 +50,8 @@ def layer_name(architecture: str, runtime: str) -> str:
 
 def runtime_mismatch(layer_arn: str, architecture: str, runtime: str) -> str | None:
     """Why a Powertools public layer cannot serve a function of this runtime and architecture (its packages
-    are built per Python version, GUIDE §3), or None (another layer: nothing to tell from its name)."""
+    are built per Python version: Powertools docs, "Lambda Layer"), or None (another layer: nothing to tell
+    from its name)."""
     match = PUBLIC_LAYER.fullmatch(layer_arn)
     wanted = layer_name(architecture, runtime)
     if match is None or LAYER_NAME.format(**match.groupdict()) == wanted:

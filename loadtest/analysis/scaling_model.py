@@ -1,6 +1,7 @@
 """How fast a backlog drains on AWS, modelled: Lambda's SQS poller ramp against seed 000's EC2 loop.
 
-Lambda (GUIDE §3; Lambda developer guide, "Configuring scaling behavior for SQS event source mappings"): the
+Lambda (Lambda developer guide, "Configuring scaling behavior for SQS event source mappings",
+https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html): the
 event source mapping starts with 5 concurrent batches and adds up to 300 per minute, up to maxConcurrency;
 each concurrent batch takes `batch_seconds`. The local event source mapping (loadtest/local/consumers/esm_runner.py)
 scales by the same constants, defined here once. Seed 000's consumer checks the queue depth

@@ -274,7 +274,8 @@ def _attachment_id(token: str, name: str, inputs: Mapping[str, Any]) -> str:
     return name
 
 
-# The public parameters Powertools publishes per release: their value is the layer's ARN (GUIDE §3).
+# The public parameters Powertools publishes per release: their value is the layer's ARN (Powertools docs,
+# "Lambda Layer").
 POWERTOOLS_PARAMETER = re.compile(
     r"/aws/service/powertools/python/(?P<arch>arm64|x86_64)/(?P<runtime>python3\.\d+)/(?P<release>[\d.]+|latest)"
 )
