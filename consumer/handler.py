@@ -22,7 +22,6 @@ from consumer.batch_processor import BatchOutcome, StoringBatchProcessor, now_ms
 from consumer.configuration import ConsumerConfiguration
 from consumer.dead_letters import DeadLetterRouter
 from consumer.event_store import DynamoEventStore, EventStore
-from consumer.fault_injection import faults_from_environment, maybe_overrun, with_faults
 from consumer.stored_item import build_item, idempotency_key
 from consumer.vehicle_event import InvalidEvent, parse_vehicle_event
 
@@ -31,11 +30,10 @@ CONFIG.export()  # the service name and metrics namespace, defaulted, where Powe
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-FAULTS = faults_from_environment()  # always none on AWS: only honoured against a loopback emulator
 
 
 def _store_from_environment() -> EventStore:
-    return with_faults(DynamoEventStore(CONFIG.table_name), FAULTS)
+    return DynamoEventStore(CONFIG.table_name)
 
 
 def _router_from_environment() -> DeadLetterRouter | None:
@@ -68,7 +66,6 @@ def record_handler(record: SQSRecord) -> dict:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context) -> dict:
-    maybe_overrun(FAULTS, context)
     return handle_batch(event, context)
 
 

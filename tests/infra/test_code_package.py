@@ -89,7 +89,6 @@ CONSUMER_PACKAGE = [
     "consumer/configuration.py",
     "consumer/dead_letters.py",
     "consumer/event_store.py",
-    "consumer/fault_injection.py",
     "consumer/handler.py",
     "consumer/sqs_event.py",
     "consumer/stored_item.py",

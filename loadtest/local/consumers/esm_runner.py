@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from consumer.sqs_event import RECEIVE_ALL_ATTRIBUTES, delete_messages, lambda_sqs_event
 from loadtest.analysis.scaling_model import INITIAL_CONCURRENCY, SCALE_IN_QUIET_SECONDS, SCALE_OUT_PER_MINUTE
 from loadtest.local.child_process import die_with_parent, ignore_interrupts
+from loadtest.local.consumers.fault_injection import ENV_VAR as FAULTS_VARIABLE
+from loadtest.local.consumers.fault_injection import Faults, maybe_overrun, with_faults
 from loadtest.local.consumers.scaler import ConsumerScaler
 
 if TYPE_CHECKING:
@@ -134,7 +136,11 @@ def run_poller(config: PollerConfig, active, stop, counters, number: int) -> Non
     import boto3
 
     from consumer import handler  # imported after the environment points at the local endpoint
+    from consumer.event_store import DynamoEventStore
 
+    faults = Faults.parse(config.environment.get(FAULTS_VARIABLE, ""))
+    if faults.dynamodb_failure_ratio or faults.dynamodb_outage_flag:  # around the store, from outside
+        handler.processor.use_store(with_faults(DynamoEventStore(config.environment["TABLE_NAME"]), faults))
     sqs = boto3.client("sqs")
     counters.put({"ready": number})
     while not stop.is_set():
@@ -143,7 +149,7 @@ def run_poller(config: PollerConfig, active, stop, counters, number: int) -> Non
         messages = _gather(sqs, config, stop)
         if not messages:
             continue
-        outcome = _invoke(handler, config, messages, str(uuid.uuid4()))
+        outcome = _invoke(handler, config, messages, str(uuid.uuid4()), faults)
         failed_ids = outcome.pop("failed_ids")
         done = [m for m in messages if failed_ids is not None and m["MessageId"] not in failed_ids]
         delete_messages(sqs, config.queue_url, done)
@@ -180,12 +186,16 @@ def _gather(sqs, config: PollerConfig, stop) -> list[dict]:
     return messages
 
 
-def _invoke(handler, config: PollerConfig, messages: list[dict], request_id: str) -> dict:
-    """Call the handler as Lambda would; failed_ids None means the whole batch failed (nothing deleted)."""
+def _invoke(handler, config: PollerConfig, messages: list[dict], request_id: str, faults: Faults) -> dict:
+    """Call the handler as Lambda would; failed_ids None means the whole batch failed (nothing deleted).
+    An injected overrun holds the invocation past its deadline before the handler runs, as a stuck
+    downstream call would: the timeout fails the whole batch."""
     signal.alarm(config.function_timeout_seconds)
     try:
+        context = LambdaContext(config, request_id)
+        maybe_overrun(faults, context)
         response = handler.lambda_handler(
-            lambda_sqs_event(messages, config.queue_arn, config.region), LambdaContext(config, request_id)
+            lambda_sqs_event(messages, config.queue_arn, config.region), context
         )
         failures = response["batchItemFailures"]
         failed_ids = {failure["itemIdentifier"] for failure in failures}

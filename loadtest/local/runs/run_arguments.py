@@ -12,8 +12,8 @@ import argparse
 
 import yaml
 
-from consumer.fault_injection import Faults
 from infra.settings import PROJECT, PROJECT_ROOT, ConfigError, from_stack_file, stack_file
+from loadtest.local.consumers.fault_injection import Faults
 
 STACKS_DIR = PROJECT_ROOT  # where the Pulumi.<stack>.yaml files are (a test points it elsewhere)
 

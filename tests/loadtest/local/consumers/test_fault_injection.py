@@ -1,37 +1,19 @@
-"""Fault injection is honoured only against a loopback emulator, and fails exactly the chosen items."""
+"""Fault injection (the local pollers' only, never the deployed handler's) fails exactly the chosen items."""
 
 import random
 
 import pytest
 
 from consumer.event_store import WriteResult
-from consumer.fault_injection import (
+from infra.settings import PROJECT_ROOT
+from loadtest.local.consumers.fault_injection import (
     INJECTED_CODE,
     OUTAGE_CODE,
     FaultInjectingStore,
     Faults,
-    faults_from_environment,
     maybe_overrun,
     with_faults,
 )
-
-
-@pytest.mark.parametrize(
-    ("endpoint", "expected"),
-    [
-        ("http://127.0.0.1:5000", Faults(dynamodb_failure_ratio=0.01, overrun_ratio=0.5)),
-        ("http://localhost:4566", Faults(dynamodb_failure_ratio=0.01, overrun_ratio=0.5)),
-        ("https://dynamodb.us-east-1.amazonaws.com", Faults()),
-        (None, Faults()),
-    ],
-)
-def test_faults_are_honoured_only_on_a_loopback_endpoint(monkeypatch, endpoint, expected):
-    monkeypatch.setenv("VEHICLE_PIPELINE_FAULTS", "dynamodb_failure_ratio=0.01, overrun_ratio=0.5")
-    if endpoint is None:
-        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    else:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    assert faults_from_environment() == expected
 
 
 @pytest.mark.parametrize(
@@ -75,7 +57,7 @@ class Context:
 
 def test_overrun_sleeps_past_the_deadline(monkeypatch):
     slept = []
-    monkeypatch.setattr("consumer.fault_injection.time.sleep", slept.append)
+    monkeypatch.setattr("loadtest.local.consumers.fault_injection.time.sleep", slept.append)
     maybe_overrun(Faults(overrun_ratio=1.0), Context())
     maybe_overrun(Faults(overrun_ratio=0.0), Context())
     assert slept == [1.0]
@@ -102,3 +84,11 @@ def test_outage_fails_every_item_while_the_flag_file_exists(tmp_path):
 
     assert during.failed == {"e1": OUTAGE_CODE, "e2": OUTAGE_CODE}
     assert (after.failed, inner.written) == ({}, ["e1", "e2"])
+
+
+def test_the_deployed_handler_has_no_fault_injection():
+    handler_source = (PROJECT_ROOT / "consumer" / "handler.py").read_text()
+    assert [
+        name for name in ("fault_injection", "with_faults", "maybe_overrun") if name in handler_source
+    ] == []
+    assert not (PROJECT_ROOT / "consumer" / "fault_injection.py").exists()

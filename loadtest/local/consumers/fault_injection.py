@@ -1,11 +1,12 @@
-"""Fault injection for the chaos run and the drills: transient DynamoDB failures, a DynamoDB outage, and
-invocations that overrun their timeout.
+"""Fault injection for the chaos run, the drills and the FIFO test: transient DynamoDB failures, a DynamoDB
+outage, and invocations that overrun their timeout.
 
-Switched on by VEHICLE_PIPELINE_FAULTS, e.g. `dynamodb_failure_ratio=0.01,overrun_ratio=0.01`, or
+Only the local event source mapping's pollers inject faults (consumers/esm_runner.py): they wrap the handler's
+store and delay an invocation past its deadline from outside the handler, which is deployed without any of
+this (its package does not even hold this module). The faults come in the pollers' environment as
+VEHICLE_PIPELINE_FAULTS, e.g. `dynamodb_failure_ratio=0.01,overrun_ratio=0.01`, or
 `dynamodb_outage_flag=/tmp/outage` (every write fails while that file exists: the outage drill creates and
-removes it while the pollers run), and honoured
-ONLY when the AWS endpoint is a loopback emulator (AWS_ENDPOINT_URL on 127.0.0.1 or localhost): a deployed
-function never injects faults, whatever its environment says.
+removes it while the pollers run).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import random
 import time
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlparse
 
 from consumer.event_store import KEY_ATTRIBUTE, EventStore, WriteResult
 
@@ -46,16 +46,6 @@ class Faults:
                 raise ValueError(f"{ENV_VAR}: {name}={value} must be a ratio between 0 and 1")
             values[name] = ratio
         return cls(**values)
-
-
-def _on_local_emulator() -> bool:
-    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
-    return urlparse(endpoint).hostname in ("127.0.0.1", "localhost", "::1")
-
-
-def faults_from_environment() -> Faults:
-    text = os.environ.get(ENV_VAR, "")
-    return Faults.parse(text) if text and _on_local_emulator() else Faults()
 
 
 class FaultInjectingStore:
