@@ -6,7 +6,6 @@ THEN they agree: alarm metrics (an alarm bills each metric it reads, two for the
 dashboards, the customer-managed key, the fleet's instance type (priced in aws_prices.json) and root volume.
 """
 
-
 from infra.settings import from_stack_file
 from loadtest.analysis.aws_prices import load_prices
 from loadtest.analysis.cost_model import DASHBOARDS, ROOT_VOLUME_GB, FleetDesign, LambdaDesign
