@@ -32,7 +32,6 @@ import json
 import logging
 import threading
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -54,7 +53,9 @@ class PipelineFeed:
 
     def __init__(self, capacity: int = RING_CAPACITY):
         self._capacity = capacity
-        self._ring: list[tuple[int | float, int | float]] = [(0, 0)] * capacity  # event n at (n - 1) % capacity
+        self._ring: list[tuple[int | float, int | float]] = [
+            (0, 0)
+        ] * capacity  # event n at (n - 1) % capacity
         self._total = 0
         self._lock = threading.Lock()
         self._consumers: tuple[dict, float] | None = None  # (state, monotonic time it was posted)

@@ -14,7 +14,10 @@ request and response bytes, the largest body, moto's answer time, errors. On top
 
 The service comes from `X-Amz-Target` (JSON protocol) or the SigV4 credential scope (query protocol, where
 the `Action` form field names the operation). `GET /_pipeline/request-counts` answers the tally as JSON;
-`POST` to the same path starts a new one. `install()` wraps the app `moto.server.main` serves.
+`POST` to the same path starts a new one. The same middleware hands the items each DynamoDB write stored to
+the pipeline feed (pipeline_feed.py: stored events with their end-to-end latency, `/_pipeline/stored`, and
+the consumers' state, `/_pipeline/consumers`), so a write's body is parsed once for both. `install()` wraps
+the app `moto.server.main` serves.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import urllib.parse
 import urllib.request
 from collections import Counter
 from typing import Any
+
+from loadtest.local.emulator.pipeline_feed import FEED_PATHS, PipelineFeed
 
 COUNTS_PATH = "/_pipeline/request-counts"
 TARGET_SERVICES = {"AmazonSQS": "sqs", "DynamoDB_20120810": "dynamodb"}
@@ -139,7 +144,11 @@ class RequestTally:
         with self._lock:
             self._unreadable += 1
 
-    def add(self, call: dict, status: int, response: bytes) -> None:
+    def add(
+        self, call: dict, status: int, response: bytes, written: dict[str, list[dict]] | None = None
+    ) -> None:
+        """Count one answered request; `written` is what `items_written` found it stored (computed here when
+        not given)."""
         key = (call["service"], call["operation"], call["resource"])
         with self._lock:
             tally = self._operations.setdefault(key, Counter())
@@ -153,7 +162,8 @@ class RequestTally:
                 if call["service"] == "sqs":
                     self._add_sqs(call, response, tally)
                 elif call["service"] == "dynamodb":
-                    self._add_dynamodb(call, response, tally)
+                    written = items_written(call, status, response) if written is None else written
+                    self._add_dynamodb(call, written, tally)
 
     def _add_sqs(self, call: dict, response: bytes, tally: Counter) -> None:
         operation, body = call["operation"], call["body"]
@@ -179,16 +189,9 @@ class RequestTally:
         if received and len(self._batches) < MAX_BATCHES_KEPT:
             self._batches.append((len(handles), round((time.monotonic() - max(received)) * 1000, 3)))
 
-    def _add_dynamodb(self, call: dict, response: bytes, tally: Counter) -> None:
-        operation, body = call["operation"], call["body"]
-        if operation == "CreateTable":
-            self._tables[body["TableName"]] = TableSchema(body)
-            return
-        if operation == "PutItem":
-            written = {body["TableName"]: [body["Item"]]}
-        elif operation == "BatchWriteItem":
-            written = _batch_puts_done(body, json.loads(response or b"{}"))
-        else:
+    def _add_dynamodb(self, call: dict, written: dict[str, list[dict]], tally: Counter) -> None:
+        if call["operation"] == "CreateTable":
+            self._tables[call["body"]["TableName"]] = TableSchema(call["body"])
             return
         for table, items in written.items():
             schema = self._tables.get(table)
@@ -226,6 +229,17 @@ class RequestTally:
                     for table, indexes in self._index_sizes.items()
                 },
             }
+
+
+def items_written(call: dict, status: int, response: bytes) -> dict[str, list[dict]]:
+    """The items a successful PutItem or BatchWriteItem stored, per table; {} for any other request."""
+    if status >= 400 or call["service"] != "dynamodb":
+        return {}
+    if call["operation"] == "PutItem":
+        return {call["body"]["TableName"]: [call["body"]["Item"]]}
+    if call["operation"] == "BatchWriteItem":
+        return _batch_puts_done(call["body"], json.loads(response or b"{}"))
+    return {}
 
 
 def _batch_puts_done(request: dict, response: dict) -> dict[str, list[dict]]:
@@ -296,15 +310,20 @@ def _read_body(environ: dict) -> bytes:
 
 
 class RequestCounter:
-    """WSGI middleware: tallies each request, then answers it with the wrapped application."""
+    """WSGI middleware: tallies each request and feeds the pipeline feed what it stored, then answers it with
+    the wrapped application."""
 
-    def __init__(self, application, tally: RequestTally | None = None):
+    def __init__(self, application, tally: RequestTally | None = None, feed: PipelineFeed | None = None):
         self.application = application
         self.tally = tally or RequestTally()
+        self.feed = feed or PipelineFeed()
 
     def __call__(self, environ: dict, start_response):
-        if environ.get("PATH_INFO") == COUNTS_PATH:
+        path = environ.get("PATH_INFO")
+        if path == COUNTS_PATH:
             return self._counts(environ, start_response)
+        if path in FEED_PATHS:
+            return self.feed.answer(environ, start_response)
         body = _read_body(environ)
         environ["wsgi.input"] = io.BytesIO(body)  # moto reads the body again
         status: list[int] = []
@@ -325,7 +344,10 @@ class RequestCounter:
         # A request the counter cannot read is still answered, and counted as such (never silently).
         try:
             call = {**describe_request(environ, body), "seconds": seconds}
-            self.tally.add(call, status[0] if status else 500, response)
+            code = status[0] if status else 500
+            written = items_written(call, code, response)  # parsed once, for the tally and the feed
+            self.tally.add(call, code, response, written)
+            self.feed.record_written(written)
         except (ValueError, KeyError, TypeError):
             self.tally.unreadable()
         return [response]
