@@ -11,6 +11,11 @@ queue URL (produce, the locustfile, status, redrive) builds its clients from `Qu
 - a queue URL on any other host (moto, LocalStack, ElasticMQ on 127.0.0.1) is its own endpoint; when
   AWS_ENDPOINT_URL is set it must be that same endpoint. The region is the configured one, else us-east-1,
   as emulators keep their queues per region and default to us-east-1.
+
+An emulator on this machine (a loopback endpoint, such as `make up`'s) takes any credentials, but boto3
+refuses to sign a call without some (NoCredentialsError): its clients get dummy ones when the user configured
+none, so a local stack needs no setup step. Credentials the user configured are never replaced, and an AWS
+endpoint never gets dummy ones.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ AWS_SQS_HOST = re.compile(
 AWS_HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
 EMULATOR_DEFAULT_REGION = "us-east-1"
 EXAMPLE = "https://sqs.us-east-1.amazonaws.com/123456789012/vehicle-events"
+# Any will do for an emulator; these are the ones the local stack gives its own processes
+# (loadtest/local/emulator/embedded_aws.py, LOCAL_CREDENTIALS).
+EMULATOR_CREDENTIALS = ("testing", "testing")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +55,11 @@ class QueueEndpoint:
     @property
     def on_aws(self) -> bool:
         return self.endpoint_url is None or _is_aws_host(urlsplit(self.endpoint_url).hostname or "")
+
+    @property
+    def on_this_machine(self) -> bool:
+        """An emulator on a loopback address (moto_server, LocalStack or ElasticMQ started here)."""
+        return not self.on_aws and _origin(self.endpoint_url or "")[1] == "loopback"
 
     def describe(self) -> str:
         """What an operator needs to recognise the queue before a destructive command."""
@@ -67,8 +80,12 @@ class QueueEndpoint:
 
     def _session(self) -> Any:
         import boto3
+        import botocore.session
 
-        return boto3.session.Session(region_name=self.region)
+        core = botocore.session.Session()
+        if self.on_this_machine:
+            _dummy_credentials_unless_configured(core)
+        return boto3.session.Session(botocore_session=core, region_name=self.region)
 
     @classmethod
     def of(
@@ -134,6 +151,15 @@ def same_endpoint(first: QueueEndpoint, second: QueueEndpoint, options: tuple[st
             f"{options[0]} {first.queue_url} and {options[1]} {second.queue_url} are on different "
             "endpoints or regions: give two queues of the same stack"
         )
+
+
+def _dummy_credentials_unless_configured(core: Any) -> None:
+    """The user's credentials if boto3 finds any (environment, profile, SSO, process, container), else the
+    emulator's dummy ones. The instance metadata service is not asked: off EC2 its probe waits seconds for a
+    host that is not there, and an emulator has no use for an instance role."""
+    core.get_component("credential_provider").remove("iam-role")
+    if core.get_credentials() is None:
+        core.set_credentials(*EMULATOR_CREDENTIALS)
 
 
 def _is_aws_host(host: str) -> bool:

@@ -4,7 +4,8 @@
 
 Bounded: exactly --count events (plus the --poison-ratio share as invalid bodies), at most --rate per
 second. Prints what was accepted; exits 1 if SQS refused any message (or the run failed), 2 for a usage
-error (cli/command_line.py), before anything is sent.
+error (cli/command_line.py), before anything is sent. Accepted messages are recorded in --ledger-dir, or in
+a local stack's `ledgerDir` output when it sends to that stack's queue (loadtest/stack_target.py).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cli.command_line import OneLineParser, UsageError, entry_point, number, share, whole_number
-from cli.queue_endpoint import target_queue
 from loadtest.ledger import LedgerWriter
+from loadtest.stack_target import stack_target
 from producer.sqs_producer import SQS_BATCH_LIMIT, OutgoingMessage, SqsProducer
 from producer.vehicles import VehicleFactory
 
@@ -59,7 +60,11 @@ def _parser() -> OneLineParser:
     parser.add_argument(
         "--rate", type=number(above=0), default=200.0, help="messages per second at most (default 200)"
     )
-    parser.add_argument("--ledger-dir", type=Path, help="record every accepted message for the no-loss check")
+    parser.add_argument(
+        "--ledger-dir",
+        type=Path,
+        help="record accepted messages for the no-loss check (default: a local stack's ledgerDir output)",
+    )
     parser.add_argument("--xray", action="store_true", help="send an X-Ray trace header (AWSTraceHeader)")
     parser.add_argument("--seed", type=int, help="random seed, for reproducible fleets")
     return parser
@@ -70,12 +75,14 @@ def main(argv: Sequence[str] | None = None, producer: SqsProducer | None = None)
     args = _parser().parse_args(argv)
     if args.ledger_dir and args.ledger_dir.exists() and not args.ledger_dir.is_dir():
         raise UsageError(f"--ledger-dir {args.ledger_dir}: is a file; give a directory (created if missing)")
+    ledger_dir = args.ledger_dir
     if producer is None:
-        queue = target_queue(args.queue_url, args.stack_outputs)
-        producer = SqsProducer(queue.queue_url, client=queue.client("sqs"), xray=args.xray)
+        target = stack_target(args.queue_url, args.stack_outputs, args.ledger_dir)
+        producer = SqsProducer(target.queue.queue_url, client=target.queue.client("sqs"), xray=args.xray)
+        ledger_dir = target.ledger_dir
     rng = random.Random(args.seed)
     outgoing = messages(VehicleFactory(seed=args.seed), args.count, args.poison_ratio, rng)
-    ledger = LedgerWriter(args.ledger_dir) if args.ledger_dir else None
+    ledger = LedgerWriter(ledger_dir) if ledger_dir else None
     accepted = failed = 0
     started = time.monotonic()
     try:
@@ -96,6 +103,7 @@ def main(argv: Sequence[str] | None = None, producer: SqsProducer | None = None)
     print(
         f"sent={len(outgoing)} accepted={accepted} failed={failed} in {elapsed:.2f}s "
         f"({accepted / elapsed if elapsed else 0:.0f} msg/s) to {producer.queue_url}"
+        + (f", recorded in {ledger.path.parent}" if ledger else "")
     )
     return 1 if failed else 0
 

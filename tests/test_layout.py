@@ -15,6 +15,8 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("consumer", "producer", "infra", "loadtest", "ops", "cli", "policy")
 SETTINGS = ("infra.settings", "infra.resource_spec")  # plain data, no pulumi: the local pipeline reads them
 COMMAND_LINE = ("cli",)  # what every command parses: usage errors, the stack outputs, a queue URL's endpoint
+# The producer side's own modules (loadtest/*.py): what runs against any SQS endpoint, AWS included.
+PRODUCER_SIDE = tuple(f"loadtest.{path.stem}" for path in (REPO / "loadtest").glob("*.py"))
 
 ALLOWED = {
     # What gets deployed as the consumer imports nothing else of the repository.
@@ -32,8 +34,23 @@ ALLOWED = {
     "ops": ("ops", "consumer.dead_letters", "consumer.sqs_event", *COMMAND_LINE),
     # The producer side runs against any SQS endpoint: no embedded AWS, no analysis. It reads its inputs as
     # the operator tools do: one-line usage errors, the stack outputs file, the endpoint a queue URL names.
-    "loadtest": ("loadtest.ledger", "loadtest.shapes", "producer", *COMMAND_LINE),
-    "loadtest.analysis": ("loadtest.analysis", "loadtest.ledger", "ops.dead_letter_queue", *SETTINGS),
+    # Its pipeline view reads the emulator's feed through the feed's own client (standard library only, the
+    # other half of the feed's protocol), and finds the consumer's EMF metrics where the consumer puts them.
+    "loadtest": (
+        *PRODUCER_SIDE,
+        "loadtest.local.emulator.pipeline_feed",
+        "consumer.configuration",
+        "producer",
+        *COMMAND_LINE,
+    ),
+    # The report's CloudWatch source builds its queries as the pipeline view does (cloudwatch_queries.py).
+    "loadtest.analysis": (
+        "loadtest.analysis",
+        "loadtest.ledger",
+        "loadtest.cloudwatch_queries",
+        "ops.dead_letter_queue",
+        *SETTINGS,
+    ),
     # The embedded AWS: moto_server with its layers, provisioned from the stack's settings. It knows nothing
     # of who consumes or runs it (the ceiling's scratch load is built with the producer's vehicles).
     # How a run's children are tied to it (Ctrl-C, dying with the run): every room starts processes.
@@ -112,4 +129,6 @@ def test_the_rules_catch_a_sideways_import():
     assert not _allowed("infra.queues", ALLOWED["loadtest.local.runs"])
     assert not _allowed("loadtest.local.consumers.esm_runner", ALLOWED["loadtest.local.emulator"])
     assert not _allowed("loadtest.local.runs.session", ALLOWED["loadtest.local.consumers"])
+    assert not _allowed("loadtest.local.emulator.embedded_aws", ALLOWED["loadtest"])
+    assert not _allowed("loadtest.analysis.cloudwatch_source", ALLOWED["loadtest"])
     assert _allowed("consumer.vehicle_event", ALLOWED["producer"])

@@ -92,3 +92,47 @@ def test_an_unknown_profile_is_a_usage_error(monkeypatch):
         "AWS_PROFILE: The config profile (nosuch) could not be found; "
         "set it to a profile of ~/.aws/config, or unset it"
     )
+
+
+# ---- credentials: an emulator on this machine needs none ------------------------------------------------
+@pytest.fixture
+def no_configured_credentials(monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv(
+        "AWS_EC2_METADATA_DISABLED", "true"
+    )  # the AWS case must not probe for an instance role
+
+
+def access_key(queue: QueueEndpoint) -> str | None:
+    credentials = queue._session().get_credentials()
+    return credentials.access_key if credentials else None
+
+
+@pytest.mark.usefixtures("no_configured_region", "no_configured_credentials")
+def test_an_emulator_on_this_machine_gets_dummy_credentials_when_none_are_configured():
+    for url in (LOCAL, "http://localhost:4566/000000000000/q", "http://[::1]:4566/000000000000/q"):
+        assert QueueEndpoint.of(url).on_this_machine
+        assert access_key(QueueEndpoint.of(url)) == "testing"
+
+
+@pytest.mark.usefixtures("no_configured_region", "no_configured_credentials")
+def test_credentials_the_user_configured_are_kept_for_an_emulator(monkeypatch, tmp_path):
+    (tmp_path / "credentials").write_text(
+        "[default]\naws_access_key_id = FROMFILE\naws_secret_access_key = x\n"
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    assert access_key(QueueEndpoint.of(LOCAL)) == "FROMFILE"
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "FROMENV")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
+    assert access_key(QueueEndpoint.of(LOCAL)) == "FROMENV"
+
+
+@pytest.mark.usefixtures("no_configured_region", "no_configured_credentials")
+def test_aws_and_emulators_elsewhere_never_get_dummy_credentials():
+    elsewhere = QueueEndpoint.of("http://localstack:4566/000000000000/q")  # a container's host name
+
+    assert access_key(QueueEndpoint.of(AWS)) is None
+    assert (elsewhere.on_this_machine, access_key(elsewhere)) == (False, None)
