@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from infra.resource_spec import VEHICLE_INDEX
+from loadtest.cloudwatch_queries import PERIOD_S, metric_query, metric_series, queue_name
 
-PERIOD_S = 60
+__all__ = ["PERIOD_S", "metric_query"]  # the query builder lives with the producer side, which reads it too
 
 # (query id, namespace, metric, dimension key, output name it applies to, statistic)
 SERIES = [
@@ -36,27 +37,10 @@ SERIES = [
 def resource_names(outputs: dict[str, str]) -> dict[str, str]:
     """Queue names are the last part of their URLs; the others are outputs as they are."""
     return {
-        "queue": outputs["queueUrl"].rsplit("/", 1)[-1],
-        "dlq": outputs["dlqUrl"].rsplit("/", 1)[-1],
+        "queue": queue_name(outputs["queueUrl"]),
+        "dlq": queue_name(outputs["dlqUrl"]),
         "function": outputs["functionName"],
         "table": outputs["tableName"],
-    }
-
-
-def metric_query(query_id: str, namespace: str, metric: str, dimensions: dict[str, str], stat: str) -> dict:
-    """One GetMetricData query: `dimensions` maps each dimension name to its value."""
-    return {
-        "Id": query_id,
-        "ReturnData": True,
-        "MetricStat": {
-            "Metric": {
-                "Namespace": namespace,
-                "MetricName": metric,
-                "Dimensions": [{"Name": name, "Value": value} for name, value in dimensions.items()],
-            },
-            "Period": PERIOD_S,
-            "Stat": stat,
-        },
     }
 
 
@@ -72,22 +56,7 @@ def samples(
     cloudwatch: Any, outputs: dict[str, str], start: datetime.datetime, end: datetime.datetime
 ) -> list[dict]:
     """One row per minute in samples.csv's shape, from GetMetricData (every page)."""
-    series: dict[str, dict[datetime.datetime, float]] = {}
-    kwargs = {
-        "MetricDataQueries": metric_queries(outputs),
-        "StartTime": start,
-        "EndTime": end,
-        "ScanBy": "TimestampAscending",
-    }
-    for _ in range(1000):  # bounded pagination
-        page = cloudwatch.get_metric_data(**kwargs)
-        for result in page["MetricDataResults"]:
-            series.setdefault(result["Id"], {}).update(
-                zip(result["Timestamps"], result["Values"], strict=True)
-            )
-        if not page.get("NextToken"):
-            break
-        kwargs["NextToken"] = page["NextToken"]
+    series = metric_series(cloudwatch, metric_queries(outputs), start, end, ScanBy="TimestampAscending")
     rows, deleted = [], 0.0
     for timestamp in sorted({t for values in series.values() for t in values}):
 
@@ -173,18 +142,10 @@ def cost_totals(
 ) -> dict[str, float]:
     """Each COST_TOTALS figure over [start, end] (every GetMetricData page), and the custom metric count."""
     statistics = {query_id: stat for query_id, _, _, _, stat in COST_TOTALS}
-    totals = dict.fromkeys(statistics, 0.0)
-    kwargs = {"MetricDataQueries": cost_queries(outputs), "StartTime": start, "EndTime": end}
-    for _ in range(1000):  # bounded pagination
-        page = cloudwatch.get_metric_data(**kwargs)
-        for result in page["MetricDataResults"]:
-            query_id, values = result["Id"], result["Values"]
-            if statistics[query_id] == "Maximum":
-                totals[query_id] = max([totals[query_id], *values])
-            else:
-                totals[query_id] += sum(values)
-        if not page.get("NextToken"):
-            break
-        kwargs["NextToken"] = page["NextToken"]
+    series = metric_series(cloudwatch, cost_queries(outputs), start, end)
+    totals = {}
+    for query_id, stat in statistics.items():
+        values = list(series.get(query_id, {}).values())
+        totals[query_id] = max([0.0, *values]) if stat == "Maximum" else float(sum(values))
     totals["custom_metrics"] = float(custom_metric_count(cloudwatch, namespace))
     return totals
