@@ -62,12 +62,12 @@ ALLOWED = {
         *SETTINGS,
     ),
     # Lambda's poller and the worker pool run the real handler and worker; they talk to the emulator through
-    # boto3 like any client, never through its code. AWS's scaling rules are the scaling model's data.
+    # boto3 like any client, never through its code. AWS's scaling rules are mapping_rules' functions.
     "loadtest.local.consumers": (
         "loadtest.local.consumers",
         "loadtest.local.child_process",
         "consumer",
-        "loadtest.analysis.scaling_model",
+        "loadtest.analysis.mapping_rules",
         *SETTINGS,
     ),
     # The runs: one session owns a run's life (emulator, consumers, producers, files); the runs build on it,

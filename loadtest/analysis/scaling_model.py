@@ -3,8 +3,8 @@
 Lambda (Lambda developer guide, "Configuring scaling behavior for SQS event source mappings",
 https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html): the
 event source mapping starts with 5 concurrent batches and adds up to 300 per minute, up to maxConcurrency;
-each concurrent batch takes `batch_seconds`. The local event source mapping (loadtest/local/consumers/esm_runner.py)
-scales by the same constants, defined here once. Seed 000's consumer checks the queue depth
+each concurrent batch takes `batch_seconds`. The constants are mapping_rules.py's, which the local event
+source mapping follows too. Seed 000's consumer checks the queue depth
 every 60 s, sets the Auto Scaling group to one instance per `messages_per_instance` waiting (up to
 `max_instances`), a new instance serves after `boot_seconds`, and each instance receives up to 10 messages per
 poll and then sleeps 60 s, as the seed's loop does. Deterministic, 1-second steps, bounded horizon.
@@ -15,11 +15,9 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from loadtest.analysis.mapping_rules import INITIAL_CONCURRENCY, SCALE_OUT_PER_MINUTE
+
 HORIZON_S = 30 * 24 * 3600  # a month: beyond that the table says "> 30 d"
-# AWS's scaling rules for SQS event source mappings on standard queues.
-INITIAL_CONCURRENCY = 5  # concurrent batches as soon as messages are available
-SCALE_OUT_PER_MINUTE = 300  # more concurrency per minute while messages remain
-SCALE_IN_QUIET_SECONDS = 3  # local choice: no backlog for this long before concurrency steps down
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,12 +9,20 @@ visibility timeout and reach the DLQ through the queue's redrive policy. On a FI
 never split between two pollers and comes back in order, as SQS guarantees (moto needs
 loadtest/local/emulator/fifo_groups.py for that).
 
-Scaling follows AWS's rules for SQS event source mappings (Lambda developer guide, "Configuring scaling
-behavior for SQS event source mappings"): five concurrent batches as soon as messages are available (never
-more than maxConcurrency), up to 300 more per minute while a backlog remains, and back down, one a second,
-once the backlog is gone. Every poller up to maxConcurrency is started (and has imported boto3, Powertools
-and the handler) before the load begins and parks until switched on, so a scale-out step costs a flag, not a
-process start, as on AWS where the poller fleet and warm execution environments already exist.
+Scaling follows AWS's rules for SQS event source mappings, standard or provisioned mode, with back-off,
+as loadtest/analysis/mapping_rules.py states them (the models that predict AWS use the same functions):
+standard mode runs five concurrent batches as soon as messages are available, adds up to 300 more per minute
+while a backlog remains (never more than maxConcurrency) and steps back down once the backlog is gone;
+provisioned mode keeps its minimum pollers polling, drives ten invokes per poller at once and adds up to
+1,000 a minute. Every poller up to the maximum is started (and has imported boto3, Powertools and the
+handler) before the load begins and parks until switched on, so a scale-out step costs a flag, not a process
+start, as on AWS where the poller fleet and warm execution environments already exist. One machine runs at
+most LOCAL_POLLER_LIMIT of them: a mapping allowed more (a provisioned stack's 100) is capped, and says so.
+
+The function's concurrency is limited as Lambda limits it: its reserved concurrency is a semaphore the
+pollers share. A poller that finds it full is throttled: it retries the invoke with growing pauses while its
+batch's visibility timeout lasts, then lets the batch go (its messages come back, one receive nearer the
+DLQ), as AWS documents for throttled SQS invocations; and the mapping backs off (services-sqs-errorhandling).
 """
 
 from __future__ import annotations
@@ -30,7 +38,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from consumer.sqs_event import RECEIVE_ALL_ATTRIBUTES, delete_messages, lambda_sqs_event
-from loadtest.analysis.scaling_model import INITIAL_CONCURRENCY, SCALE_IN_QUIET_SECONDS, SCALE_OUT_PER_MINUTE
+from loadtest.analysis.mapping_rules import (
+    MappingScaling,
+    ScalingState,
+    next_concurrency,
+)
 from loadtest.local.child_process import die_with_parent, ignore_interrupts
 from loadtest.local.consumers.fault_injection import ENV_VAR as FAULTS_VARIABLE
 from loadtest.local.consumers.fault_injection import Faults, maybe_overrun, with_faults
@@ -53,6 +65,13 @@ class DeployedNames(Protocol):
 
 LONG_POLL_SECONDS = 1  # short enough that a stopping poller notices within a second
 WARM_START_TIMEOUT_S = 180  # every poller imported and parked (2 cores, up to maxConcurrency processes)
+LOCAL_POLLER_LIMIT = 20  # poller processes one 2-core machine runs usefully (each holds a Python runtime)
+THROTTLE_RETRY_S = (
+    0.1,
+    0.2,
+    0.5,
+    1.0,
+)  # a throttled poller's pauses before retrying the invoke, then 1 s each
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +86,7 @@ class PollerConfig:
     memory_mb: int
     environment: dict[str, str]  # TABLE_NAME, DLQ_URL, AWS endpoint…: what Lambda would give the function
     log_path: str
+    visibility_timeout_seconds: int = 0  # the queue's: how long a throttled poller may retry its batch
 
     @classmethod
     def for_stack(
@@ -93,6 +113,7 @@ class PollerConfig:
             settings.function_memory_mb,
             environment,
             log_path="",
+            visibility_timeout_seconds=settings.queue_visibility_timeout_seconds,
         )
 
 
@@ -121,9 +142,11 @@ def _raise_timeout(*_):
     raise InvocationTimeout()
 
 
-def run_poller(config: PollerConfig, active, stop, counters, number: int) -> None:
+def run_poller(config: PollerConfig, active, stop, counters, number: int, concurrency) -> None:
     """Body of a poller process: import the handler, report ready, then poll while `active` is set and park
-    while it is not. `stop` is an Event; SIGTERM sets it too: the in-flight batch finishes first."""
+    while it is not. `stop` is an Event; SIGTERM sets it too: the in-flight batch finishes first.
+    `concurrency`: the function's reserved concurrency, a semaphore every poller takes to invoke (None: no
+    limit)."""
     die_with_parent()  # a run killed outright leaves no poller behind
     ignore_interrupts()  # Ctrl-C is the run's: it stops the pollers itself, after the load
     os.environ.update(config.environment)
@@ -149,7 +172,15 @@ def run_poller(config: PollerConfig, active, stop, counters, number: int) -> Non
         messages = _gather(sqs, config, stop)
         if not messages:
             continue
-        outcome = _invoke(handler, config, messages, str(uuid.uuid4()), faults)
+        received_at = time.monotonic()
+        if not _take_concurrency(concurrency, config, received_at, counters, stop):
+            counters.put({"throttled_batches": 1, "records": len(messages)})
+            continue  # let the batch go: its messages come back when their visibility timeout ends
+        try:
+            outcome = _invoke(handler, config, messages, str(uuid.uuid4()), faults)
+        finally:
+            if concurrency is not None:
+                concurrency.release()
         failed_ids = outcome.pop("failed_ids")
         done = [m for m in messages if failed_ids is not None and m["MessageId"] not in failed_ids]
         delete_messages(sqs, config.queue_url, done)
@@ -162,6 +193,25 @@ def run_poller(config: PollerConfig, active, stop, counters, number: int) -> Non
                 "failed_invocations": int(failed_ids is None),
             }
         )
+
+
+def _take_concurrency(concurrency, config: PollerConfig, received_at: float, counters, stop) -> bool:
+    """An execution environment for the invoke, as Lambda's concurrency limit grants it. Throttled, the
+    poller retries with growing pauses while the batch is still invisible (AWS retries a throttled SQS
+    invoke "until the message's timestamp exceeds your queue's visibility timeout"); each refusal is a
+    throttle, counted. False: the batch is let go."""
+    if concurrency is None:
+        return True
+    deadline = received_at + max(1, config.visibility_timeout_seconds) - 0.5  # before the messages reappear
+    for attempt in range(10_000):  # bounded by the deadline long before this
+        if concurrency.acquire(block=False):
+            return True
+        counters.put({"throttles": 1})
+        pause = THROTTLE_RETRY_S[min(attempt, len(THROTTLE_RETRY_S) - 1)]
+        if time.monotonic() + pause >= deadline or stop.is_set():
+            return False
+        time.sleep(pause)
+    return False
 
 
 def _gather(sqs, config: PollerConfig, stop) -> list[dict]:
@@ -205,6 +255,7 @@ def _invoke(handler, config: PollerConfig, messages: list[dict], request_id: str
         return {
             "failed_ids": failed_ids,
             **outcome.totals(),
+            "unprocessed_retries": outcome.unprocessed_retries,
             "timeouts": 0,
             "latencies_ms": list(outcome.latencies_ms),
         }
@@ -214,6 +265,7 @@ def _invoke(handler, config: PollerConfig, messages: list[dict], request_id: str
         return {
             "failed_ids": None,
             **dict.fromkeys(handler.processor.outcome.totals(), 0),
+            "unprocessed_retries": 0,
             "timeouts": timeout,
             "latencies_ms": [],
         }
@@ -230,29 +282,38 @@ class Poller:
 
 
 class EsmRunner(ConsumerScaler):
-    """Lambda's SQS poller for one function: a warm pool of maxConcurrency poller processes, switched on and
-    off by AWS's scaling rules."""
+    """Lambda's SQS poller for one function: a warm pool of poller processes, one per concurrent batch the
+    mapping may run, switched on and off by AWS's scaling rules (`scaling`, standard or provisioned), under
+    the function's reserved concurrency (`reserved_concurrency`; None: no limit)."""
 
     def __init__(
         self,
         config: PollerConfig,
         dlq_url: str,
-        max_concurrency: int,
+        scaling: MappingScaling,
         log_dir: Path,
-        start_pollers: int = INITIAL_CONCURRENCY,
+        reserved_concurrency: int | None = None,
         sqs: Any = None,
+        local_limit: int = LOCAL_POLLER_LIMIT,
     ):
-        super().__init__(config.queue_url, dlq_url, max_concurrency, sqs)
+        self.rule = scaling.capped(local_limit)
+        self.declared_maximum = scaling.maximum  # what AWS would allow; the pool may be capped below it
+        super().__init__(config.queue_url, dlq_url, self.rule.maximum, sqs)
         self.config = config
         self.log_dir = log_dir
-        self.floor = min(start_pollers, max_concurrency)
+        self.floor = self.rule.floor
+        self.reserved_concurrency = reserved_concurrency
         self._context = multiprocessing.get_context("spawn")
         self._counters = self._context.Queue()
+        limited = reserved_concurrency is not None and reserved_concurrency < self.rule.maximum
+        self._concurrency = self._context.BoundedSemaphore(reserved_concurrency) if limited else None
         self._parked: list[Poller] = []
         self._all: list[Poller] = []
         self._ready: set[int] = set()
         self._spawned = 0
-        self._quiet_since: float | None = None
+        self._scaling_state = ScalingState()
+        self._pushback_seen = 0  # throttles and whole-batch failures already answered by a back-off
+        self.totals.update(throttles=0, throttled_batches=0)
         self.warm_start_seconds = 0.0
 
     def _spawn(self) -> Poller:
@@ -261,7 +322,9 @@ class EsmRunner(ConsumerScaler):
         config = dataclasses.replace(self.config, log_path=str(self.log_dir / f"poller-{number}.log"))
         active, stop = self._context.Event(), self._context.Event()
         process = self._context.Process(
-            target=run_poller, args=(config, active, stop, self._counters, number), daemon=True
+            target=run_poller,
+            args=(config, active, stop, self._counters, number, self._concurrency),
+            daemon=True,
         )
         process.start()
         poller = Poller(number, process, active, stop)
@@ -357,17 +420,11 @@ class EsmRunner(ConsumerScaler):
                 self.totals[key] += value
 
     def desired_pollers(self, visible: int, in_flight: int, now: float) -> int:
-        """AWS's rule: while more messages wait than the active pollers take in one round, add up to 300 a
-        minute (5 a second); once none wait beyond that for 3 s, step down one a second to the floor."""
-        current = self.pollers
-        if visible > current * self.config.batch_size:
-            self._quiet_since = None
-            return min(self.max_concurrency, current + max(1, SCALE_OUT_PER_MINUTE // 60))
-        if current <= self.floor:
-            self._quiet_since = None
-            return max(current, self.floor)
-        if self._quiet_since is None:
-            self._quiet_since = now
-        if now - self._quiet_since >= SCALE_IN_QUIET_SECONDS:
-            return current - 1
-        return current
+        """AWS's rule for the mapping's mode (loadtest/analysis/mapping_rules.py): out while a backlog
+        remains, back down once it is gone, and one step down in a second with throttles or whole-batch
+        failures (the back-off)."""
+        pushback = self.totals["throttles"] + self.totals["failed_invocations"]
+        pushed_back, self._pushback_seen = pushback > self._pushback_seen, pushback
+        return next_concurrency(
+            self.rule, self._scaling_state, self.pollers, visible, self.config.batch_size, now, pushed_back
+        )

@@ -26,6 +26,8 @@ class Sample:
     dlq_visible: int
     pollers: int
     stored_total: int
+    throttles_total: int = 0  # invokes the function's concurrency limit refused (Lambda throttles)
+    write_retries_total: int = 0  # items DynamoDB returned unprocessed and the store sent again (pushback)
 
 
 class ConsumerScaler(abc.ABC):
@@ -49,6 +51,7 @@ class ConsumerScaler(abc.ABC):
             "routed_to_dlq": 0,  # invalid records the handler sent to the DLQ itself
             "write_failures": 0,  # records DynamoDB did not take (throttling, injected or real)
             "timeouts": 0,  # invocations that overran the function timeout
+            "unprocessed_retries": 0,  # items DynamoDB returned unprocessed (throttled) and were sent again
             "pollers_killed": 0,
         }
         self.latencies_ms: list[int] = []  # end to end, sentAt -> stored, in the order reported
@@ -150,7 +153,16 @@ class ConsumerScaler(abc.ABC):
             self._collect()
             visible, in_flight, dlq = self.depth()
             self.samples.append(
-                Sample(round(now - self._t0, 2), visible, in_flight, dlq, self.pollers, self.totals["stored"])
+                Sample(
+                    round(now - self._t0, 2),
+                    visible,
+                    in_flight,
+                    dlq,
+                    self.pollers,
+                    self.totals["stored"],
+                    self.totals.get("throttles", 0),
+                    self.totals.get("unprocessed_retries", 0),
+                )
             )
             self._scale_to(self.desired_pollers(visible, in_flight, now))
             self._stop.wait(max(0.0, SAMPLE_INTERVAL_S - (time.monotonic() - now)))

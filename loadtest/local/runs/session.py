@@ -27,6 +27,7 @@ children never take the terminal's Ctrl-C themselves and never outlive it (loadt
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import fcntl
 import json
@@ -44,6 +45,7 @@ from cli.command_line import UsageError
 from infra.resource_spec import StackSpec
 from infra.settings import PROJECT_ROOT, StackSettings
 from loadtest.analysis.ledger_check import LedgerResult, check_ledger, scan_table
+from loadtest.analysis.mapping_rules import MappingScaling
 from loadtest.ledger import read_ledger
 from loadtest.local.child_process import popen_options
 from loadtest.local.consumers.esm_runner import EsmRunner, PollerConfig
@@ -206,7 +208,7 @@ class LocalSession:
     ) -> ConsumerScaler:
         """Lambda's poller for the stack's function (warm pollers, AWS's scaling rule), or with mode "worker"
         the worker pool with the fleet's sizes and target; started by the caller (`.start()`), stopped here.
-        `start_pollers`: the mapping's floor, if not AWS's five.
+        `start_pollers`: the mapping's floor (and burst), if not its mode's.
         `extra_env`: what the program sets by switch (DLQ_URL), and the local-only VEHICLE_PIPELINE_FAULTS."""
         config = PollerConfig.for_stack(local, settings, aws_environment(self.endpoint), **extra_env)
         if mode == "worker":
@@ -219,9 +221,16 @@ class LocalSession:
                 self.run_dir / "workers",
             )
         else:
-            floor = {} if start_pollers is None else {"start_pollers": start_pollers}
-            pollers = self.run_dir / "pollers"
-            consumers = EsmRunner(config, local.dlq_url, settings.max_concurrency, pollers, **floor)
+            scaling = MappingScaling.for_stack(settings)
+            if start_pollers is not None:
+                scaling = dataclasses.replace(scaling, floor=start_pollers, burst=start_pollers)
+            consumers = EsmRunner(
+                config,
+                local.dlq_url,
+                scaling,
+                self.run_dir / "pollers",
+                reserved_concurrency=settings.reserved_concurrency,
+            )
         what = "the worker pool" if mode == "worker" else "the event source mapping's pollers"
         self.on_stop(what, lambda: consumers.stop(CONSUMERS_STOP_S))
         return consumers

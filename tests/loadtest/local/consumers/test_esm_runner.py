@@ -7,7 +7,8 @@ import pytest
 
 from infra.settings import StackSettings
 from loadtest.analysis.ledger_check import scan_table
-from loadtest.local.consumers.esm_runner import INITIAL_CONCURRENCY, EsmRunner, PollerConfig
+from loadtest.analysis.mapping_rules import INITIAL_CONCURRENCY, MappingScaling
+from loadtest.local.consumers.esm_runner import EsmRunner, PollerConfig
 from producer.vehicles import VehicleFactory
 from tests.loadtest.local.local_pipeline import local_stack, send, wait_until
 
@@ -56,7 +57,7 @@ class FakeRunner(EsmRunner):
 
     def __init__(self, max_concurrency: int, active: int):
         config = PollerConfig("q", "arn", "us-east-1", 10, 0, "f", 1, 128, {}, "")
-        super().__init__(config, "dlq", max_concurrency, log_dir=None, sqs=object())
+        super().__init__(config, "dlq", MappingScaling.standard(max_concurrency), log_dir=None, sqs=object())
         self._active = [None] * active
 
 

@@ -1,7 +1,7 @@
 """FIFO end to end: the real handler behind the local event source mapping on moto FIFO queues.
 
 GIVEN the fifo example stack's queues, 72 events from 12 vehicles (interleaved), every batch
-sent twice within the deduplication window, and 10% of DynamoDB writes failing (injected)
+sent twice within the deduplication window, and 20% of DynamoDB writes failing (injected)
 WHEN several pollers drain the queue
 THEN each event is stored once, and every vehicle's events were stored in the order they were sent: a failure
 held the rest of its message group back until it was retried, and no two pollers had a group at once.
@@ -29,7 +29,7 @@ def fifo_stack(tmp_path):
     # dead-lettering an event this test expects stored.
     settings = dataclasses.replace(SETTINGS, function_timeout_seconds=1, max_receive_count=10)
     with local_stack("fifo-test", settings, tmp_path) as (local, session):
-        faults = "dynamodb_failure_ratio=0.1"
+        faults = "dynamodb_failure_ratio=0.2"  # enough failures that one always holds back a later record
         yield local, session.consumers(local, settings, start_pollers=3, VEHICLE_PIPELINE_FAULTS=faults)
 
 
