@@ -4,9 +4,10 @@ outage, and invocations that overrun their timeout.
 Only the local event source mapping's pollers inject faults (consumers/esm_runner.py): they wrap the handler's
 store and delay an invocation past its deadline from outside the handler, which is deployed without any of
 this (its package does not even hold this module). The faults come in the pollers' environment as
-VEHICLE_PIPELINE_FAULTS, e.g. `dynamodb_failure_ratio=0.01,overrun_ratio=0.01`, or
+VEHICLE_PIPELINE_FAULTS, e.g. `dynamodb_failure_ratio=0.01,overrun_ratio=0.01`,
 `dynamodb_outage_flag=/tmp/outage` (every write fails while that file exists: the outage drill creates and
-removes it while the pollers run).
+removes it while the pollers run), or `slow_invocation_ms=200` (every invocation holds its execution
+environment that much longer: the back-off drill's slow downstream).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Faults:
     dynamodb_failure_ratio: float = 0.0  # share of items whose write fails as throttled
     overrun_ratio: float = 0.0  # share of invocations that run past their timeout
     dynamodb_outage_flag: str = ""  # a file: while it exists, every write fails
+    slow_invocation_ms: float = 0.0  # every invocation takes this much longer (a slow downstream)
 
     @classmethod
     def parse(cls, text: str) -> Faults:
@@ -40,6 +42,11 @@ class Faults:
                 raise ValueError(f"{ENV_VAR}: unknown fault {name!r}")
             if name == "dynamodb_outage_flag":
                 values[name] = value
+                continue
+            if name == "slow_invocation_ms":
+                values[name] = float(value)
+                if not 0 <= values[name] <= 60_000:
+                    raise ValueError(f"{ENV_VAR}: {name}={value} must be 0–60000 ms")
                 continue
             ratio = float(value)
             if not 0 <= ratio <= 1:
@@ -91,6 +98,9 @@ _RNG = random.Random()
 
 
 def maybe_overrun(faults: Faults, context: Any, rng: random.Random = _RNG) -> None:
-    """Sleep past the invocation's deadline, as a stuck downstream call would; the runner times it out."""
+    """Sleep past the invocation's deadline, as a stuck downstream call would (the runner times it out), or
+    for the slow invocation's extra time."""
     if faults.overrun_ratio and rng.random() < faults.overrun_ratio:
         time.sleep(context.get_remaining_time_in_millis() / 1000 + 1)
+    elif faults.slow_invocation_ms:
+        time.sleep(faults.slow_invocation_ms / 1000)

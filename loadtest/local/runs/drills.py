@@ -13,6 +13,12 @@
   resends counted apart from duplicates.
 - distributed: a Locust master and two workers (processes on 127.0.0.1) drive the scale shape; their
   per-process ledgers add up to every message SQS accepted.
+- backoff: the function's reserved concurrency (3) below the mapping's maximum (10), slow invocations and
+  2 receives before the DLQ: Lambda throttles the pollers beyond 3, the mapping backs off, throttled batches
+  are retried while they stay invisible; nothing is lost, and what reached the DLQ says why.
+- throttling: a provisioned table of 40 write units a second under 100 msgs/s: DynamoDB returns unprocessed
+  items and refuses calls, the store retries, SQS redelivers what it could not write; nothing is lost, and
+  the pushback is counted second by second.
 
 Each drill is bounded in time, prints a line every few seconds, ends with the ledger check, writes
 build/runs/drills/<name>.json (REPORT.md's Drills section), and prints one PASSED/FAILED line. Exit 1 if any
@@ -27,6 +33,7 @@ import json
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -98,16 +105,31 @@ class Drill:
         return (inside[-1].stored_total - inside[0].stored_total) / max(inside[-1].t_s - inside[0].t_s, 1e-9)
 
 
-def start_drill(name: str, session: LocalSession, settings: StackSettings) -> Drill:
+def backoff_settings() -> StackSettings:
+    """The drill stack with reserved concurrency 3 under a maximum of 10 and 2 receives before the DLQ: the
+    combination settings validation refuses (AWS: it throttles messages), built past it on purpose."""
+    return dataclasses.replace(
+        drill_settings(), max_concurrency=10, reserved_concurrency_override=3, max_receive_count=2
+    )
+
+
+def throttling_settings() -> StackSettings:
+    """The drill stack on a provisioned table of 40 write units a second (its index too): below what the
+    pollers write at the drill's rate."""
+    return dataclasses.replace(
+        drill_settings(), billing_mode="PROVISIONED", write_capacity=40, read_capacity=5
+    )
+
+
+def start_drill(name: str, session: LocalSession, settings: StackSettings, faults: str = "") -> Drill:
     """The drill's stack on the session's emulator, its pollers (with the outage flag the handler watches),
     a paced producer writing the run's ledger and a live line: all started, all stopped by the session."""
     local = session.start_stack(f"drill-{name}", settings)
     flag = session.run_dir / "dynamodb-outage"
     flag.unlink(missing_ok=True)
     session.on_stop("the outage flag", lambda: flag.unlink(missing_ok=True))
-    runner = session.consumers(
-        local, settings, DLQ_URL=local.dlq_url, VEHICLE_PIPELINE_FAULTS=f"dynamodb_outage_flag={flag}"
-    )
+    faults = ",".join(filter(None, [f"dynamodb_outage_flag={flag}", faults]))
+    runner = session.consumers(local, settings, DLQ_URL=local.dlq_url, VEHICLE_PIPELINE_FAULTS=faults)
     ledger = LedgerWriter(session.ledger_dir)
     session.on_stop("the ledger", ledger.close)
     producer = PacedProducer(local.queue_url, ledger)
@@ -323,20 +345,90 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def pushback_timeline(drill: Drill, field: str) -> list[list[float]]:
+    """(second, count in that second) of a cumulative sample field, for the seconds where it moved."""
+    samples = drill.runner.samples
+    return [
+        [round(after.t_s), getattr(after, field) - getattr(before, field)]
+        for before, after in itertools.pairwise(samples)
+        if getattr(after, field) > getattr(before, field)
+    ]
+
+
+def dead_letters_by_reason(drill: Drill) -> dict[str, int]:
+    dead = read_queue(boto3.client("sqs"), drill.local.dlq_url)
+    return dict(Counter(reason_of(message) for message in dead))
+
+
+def backoff(drill: Drill) -> tuple[dict, list[str]]:
+    drill.stage("300 msgs/s on a function reserved to 3", 20, rate=300)
+    drained = drill.drain()
+    throttled = pushback_timeline(drill, "throttles_total")
+    timeline = [sample.pollers for sample in drill.runner.samples]
+    figures = {
+        "reserved_concurrency": drill.settings.reserved_concurrency,
+        "max_concurrency": drill.settings.max_concurrency,
+        "max_receive_count": drill.settings.max_receive_count,
+        "throttles": drill.runner.totals["throttles"],
+        "batches_let_go_after_throttling": drill.runner.totals["throttled_batches"],
+        "throttles_per_second": throttled,
+        "pollers_max": max(timeline, default=0),
+        "pollers_after_backoff": timeline[-1] if timeline else 0,
+        "dlq_by_reason": dead_letters_by_reason(drill),
+    }
+    failed = [
+        *([] if drained else ["the queue did not drain"]),
+        *(
+            []
+            if figures["throttles"]
+            else ["Lambda never throttled: the reserved concurrency was not reached"]
+        ),
+    ]
+    return figures, failed
+
+
+def throttling(drill: Drill) -> tuple[dict, list[str]]:
+    drill.stage("100 msgs/s into a 40-unit table", 20)
+    drained = drill.drain()
+    figures = {
+        "write_capacity_units": drill.settings.write_capacity,
+        "offered_msgs_per_s": RATE,
+        "unprocessed_item_retries": drill.runner.totals["unprocessed_retries"],
+        "records_not_written_and_redelivered": drill.runner.totals["write_failures"],
+        "retries_per_second": pushback_timeline(drill, "write_retries_total"),
+        "stored_msgs_per_s_under_pushback": round(drill.stored_rate(5, 20), 1),
+        "dlq_by_reason": dead_letters_by_reason(drill),
+    }
+    failed = [
+        *([] if drained else ["the queue did not drain"]),
+        *([] if figures["unprocessed_item_retries"] else ["DynamoDB never pushed back"]),
+    ]
+    return figures, failed
+
+
 DRILLS: dict[str, Callable[[Drill], tuple[dict, list[str]]]] = {
     "outage": outage,
     "deploy": deploy,
     "poison": poison,
     "duplicates": duplicates,
     "distributed": distributed,
+    "backoff": backoff,
+    "throttling": throttling,
 }
+# The drills that need a stack of their own, and the faults their pollers inject.
+DRILL_STACKS: dict[str, Callable[[], StackSettings]] = {
+    "backoff": backoff_settings,
+    "throttling": throttling_settings,
+}
+DRILL_FAULTS = {"backoff": "slow_invocation_ms=150"}  # a slow downstream: invocations hold their slot
 
 
 def run_drill(name: str, run_root: Path, inject_loss: bool, time_scale: float = 1.0) -> bool:
     started = time.monotonic()
     print(f"[{name}] starting", flush=True)
     with LocalSession(name, run_root / name) as session:
-        drill = start_drill(name, session, drill_settings())
+        settings = DRILL_STACKS.get(name, drill_settings)()
+        drill = start_drill(name, session, settings, DRILL_FAULTS.get(name, ""))
         drill.time_scale = time_scale
         figures, failed = DRILLS[name](drill)
         stop_load(drill)
