@@ -2,9 +2,13 @@
 
 Each user sends batches of --batch-size events with SendMessageBatch (SendMessage when 1), paced at
 --user-rate calls per second; each call fires one Locust request event, and each entry SQS refused fires a
-failure of its own. Every accepted message goes to this process's ledger file (--ledger-dir), so master and
-workers together leave a complete ledger. The endpoint follows the queue URL (cli/queue_endpoint.py): moto
-or AWS alike. A bad option stops Locust at init with one line naming it, and exit status 2.
+failure of its own. Every accepted message goes to this process's ledger file (--ledger-dir, or a local
+stack's ledgerDir output: loadtest/stack_target.py), so master and workers together leave a complete ledger.
+The endpoint follows the queue URL (cli/queue_endpoint.py): moto or AWS alike. The queue is Locust's host:
+the web UI's Host field shows it, and a queue URL typed there is where the next swarm sends. What happens
+after SQS accepts a message (stored events and their end-to-end latency, backlog, consumers, DLQ) joins
+Locust's statistics through loadtest/locust_pipeline.py. A bad option stops Locust at init with one line
+naming it, and exit status 2.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from locust import LoadTestShape, User, constant_throughput, events, task
 from locust.exception import StopUser
 
 from cli.command_line import USAGE_ERROR, UsageError, number, share, whole_number
-from cli.queue_endpoint import QueueEndpoint, target_queue
+from cli.queue_endpoint import QueueEndpoint
 from loadtest.ledger import LedgerWriter
+from loadtest.locust_pipeline import show_the_pipeline
 from loadtest.shapes import scale_stages, users_at
+from loadtest.stack_target import stack_target
 from producer.sqs_producer import SQS_BATCH_LIMIT, OutgoingMessage, SqsProducer
 from producer.vehicles import VehicleFactory
 
@@ -32,8 +38,8 @@ PROG = "locust -f loadtest/locustfile.py"
 
 _USERS = itertools.count(1)  # numbers this process's users, for their fleet names
 
-_ledger: LedgerWriter | None = None
-_ledger_dir = ""
+_ledgers: dict[str, LedgerWriter] = {}  # ledger folder -> this process's file in it
+show_the_pipeline(events)  # stored events, backlog, consumers, DLQ: loadtest/locust_pipeline.py
 
 
 @events.init_command_line_parser.add_listener
@@ -77,7 +83,10 @@ def _options(parser):
     )
     parser.add_argument("--fleet-size", env_var="FLEET_SIZE", type=int, default=500, help="distinct vehicles")
     parser.add_argument(
-        "--ledger-dir", env_var="LEDGER_DIR", default="", help="record accepted messages here"
+        "--ledger-dir",
+        env_var="LEDGER_DIR",
+        default="",
+        help="record accepted messages here (default: a local stack's ledgerDir output)",
     )
     parser.add_argument(
         "--xray",
@@ -100,8 +109,9 @@ OPTION_RULES = {
 
 
 def checked_options(options) -> QueueEndpoint | None:
-    """Every option of this file checked; the queue it sends to, None when a worker or the web UI gives it
-    later (a worker gets the master's options, the web UI's form can still fill --queue-url)."""
+    """Every option of this file checked; the queue it sends to (--host when it names one), None when a
+    worker or the web UI gives it later (a worker gets the master's options and host, the web UI's form can
+    still fill the Host field or --queue-url)."""
     for option, rule in OPTION_RULES.items():
         value = getattr(options, option[2:].replace("-", "_"))
         try:
@@ -113,9 +123,9 @@ def checked_options(options) -> QueueEndpoint | None:
             f"--ledger-dir {options.ledger_dir}: is a file; give a directory (created if missing)"
         )
     later = options.worker or not (options.headless or options.autostart)
-    if later and not (options.queue_url or options.stack_outputs):
+    if later and not (options.queue_url or options.stack_outputs or options.host):
         return None
-    return target_queue(options.queue_url, options.stack_outputs)
+    return stack_target(options.queue_url, options.stack_outputs, host=options.host).queue
 
 
 @events.init.add_listener
@@ -124,30 +134,27 @@ def _stop_on_bad_options(environment, **_):
     if environment.parsed_options is None:  # Locust used as a library: nothing was typed
         return
     try:
-        checked_options(environment.parsed_options)
+        queue = checked_options(environment.parsed_options)
     except UsageError as error:
         print(f"{PROG}: {error}", file=sys.stderr, flush=True)
         sys.exit(USAGE_ERROR)
-
-
-@events.init.add_listener
-def _remember_ledger_dir(environment, **_):
-    global _ledger_dir
-    _ledger_dir = environment.parsed_options.ledger_dir if environment.parsed_options else ""
+    # The queue is the test's host: the web UI's Host field shows it (instead of Locust's "no host" warning).
+    if queue is not None and not environment.host:
+        environment.host = queue.queue_url
 
 
 @events.quitting.add_listener
-def _close_ledger(**_):
-    if _ledger is not None:
-        _ledger.close()
+def _close_ledgers(**_):
+    for ledger in _ledgers.values():
+        ledger.close()
 
 
-def _record(accepted) -> None:
-    global _ledger
-    if accepted and _ledger is None and _ledger_dir:
-        _ledger = LedgerWriter(_ledger_dir)  # opened on first use: a master process sends nothing
-    if _ledger is not None:
-        _ledger.record(accepted)
+def _record(accepted, ledger_dir: str) -> None:
+    if not (accepted and ledger_dir):
+        return
+    if ledger_dir not in _ledgers:  # opened on first use: a master process sends nothing
+        _ledgers[ledger_dir] = LedgerWriter(ledger_dir)
+    _ledgers[ledger_dir].record(accepted)
 
 
 class PartialBatchFailure(Exception):
@@ -162,11 +169,18 @@ class SqsUser(User):
     def on_start(self) -> None:
         options = self.environment.parsed_options
         try:  # checked at init already, unless the master's options or the web UI's form came later
-            queue = checked_options(options) or target_queue(options.queue_url, options.stack_outputs)
+            checked_options(options)
+            # The Host field (or --host) names the queue when set: a queue URL typed in the web UI wins.
+            target = stack_target(
+                options.queue_url, options.stack_outputs, options.ledger_dir, self.environment.host
+            )
         except UsageError as error:
             logging.error("%s: %s", PROG, error)
             raise StopUser() from None
-        self.producer = SqsProducer(queue.queue_url, client=queue.client("sqs"), xray=options.xray)
+        self.producer = SqsProducer(
+            target.queue.queue_url, client=target.queue.client("sqs"), xray=options.xray
+        )
+        self.ledger_dir = target.ledger_dir
         self._pace = constant_throughput(options.user_rate)
 
     def wait_time(self) -> float:
@@ -186,7 +200,7 @@ class SqsUser(User):
         self._fire(name, started, result.bytes_sent, failure)
         for _message, code, why in result.failed:
             self._fire(f"{name} entry", started, 0, PartialBatchFailure(f"{code}: {why}"))
-        _record(result.accepted)
+        _record(result.accepted, self.ledger_dir)
 
     def _fire(self, name: str, started: float, length: int, exception: Exception | None) -> None:
         self.environment.events.request.fire(
