@@ -20,17 +20,19 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
 from consumer.dead_letters import DeadLetterRouter
-from consumer.event_store import KEY_ATTRIBUTE, EventStore
+from consumer.event_store import KEY_ATTRIBUTE, THROTTLING_CODES, EventStore
 from consumer.vehicle_event import InvalidEvent
 
-# DynamoDB error codes folded into the few write-failure reasons used as a metric dimension.
-_THROTTLING_CODES = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+# Lambda's deadline minus this share of the time left (at most DEADLINE_MARGIN_S): what the store may spend
+# retrying, so the partial batch response always gets back before the function's timeout.
+DEADLINE_SHARE = 0.25
+DEADLINE_MARGIN_S = 1.0
 
 
 def write_failure_reason(code: str) -> str:
     if code == "UnprocessedItems":
         return "unprocessed"
-    return "throttled" if code in _THROTTLING_CODES else "dynamodb_error"
+    return "throttled" if code in THROTTLING_CODES else "dynamodb_error"
 
 
 class MessageGroupBlocked(RuntimeError):
@@ -106,6 +108,18 @@ class StoringBatchProcessor(BatchProcessor):
     def use_store(self, store: EventStore | None) -> None:
         """Inject a store (tests, the local runner); None goes back to the factory on next use."""
         self._store = store
+
+    def __call__(self, records: list[dict], handler: Callable, lambda_context: Any = None):
+        self._context = lambda_context  # this batch's: Powertools keeps the last one it was given
+        return super().__call__(records, handler, lambda_context)
+
+    def _write_deadline(self) -> float | None:
+        """When the store must stop retrying: the invocation's end less a margin (None outside Lambda)."""
+        context = getattr(self, "_context", None)
+        if context is None or not hasattr(context, "get_remaining_time_in_millis"):
+            return None
+        remaining = context.get_remaining_time_in_millis() / 1000
+        return time.monotonic() + remaining - min(DEADLINE_MARGIN_S, remaining * DEADLINE_SHARE)
 
     def process(self) -> list[tuple]:
         self.outcome = BatchOutcome(records=len(self.records))
@@ -186,7 +200,7 @@ class StoringBatchProcessor(BatchProcessor):
                 unique[item[KEY_ATTRIBUTE]] = item
         if not unique:
             return []
-        written = self.store.put_events(list(unique.values()))
+        written = self.store.put_events(list(unique.values()), deadline=self._write_deadline())
         self.outcome.dynamodb_calls += written.calls
         self.outcome.unprocessed_retries += written.unprocessed_retries
         stored = []

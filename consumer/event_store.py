@@ -19,6 +19,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 BATCH_WRITE_LIMIT = 25
 KEY_ATTRIBUTE = "eventId"
+# DynamoDB's answers to a call over capacity: the store backs off and retries them itself, in its time.
+THROTTLING_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
 
 
 @dataclasses.dataclass
@@ -29,7 +33,7 @@ class WriteResult:
 
 
 class EventStore(Protocol):
-    def put_events(self, items: Sequence[dict[str, Any]]) -> WriteResult: ...
+    def put_events(self, items: Sequence[dict[str, Any]], deadline: float | None = None) -> WriteResult: ...
 
 
 class DynamoEventStore:
@@ -62,14 +66,30 @@ class DynamoEventStore:
         self._base_delay = base_delay_seconds
         self._sleep = sleep
 
-    def put_events(self, items: Sequence[dict[str, Any]]) -> WriteResult:
-        """Write items (unique keys expected); return which keys failed and what it cost."""
+    def put_events(self, items: Sequence[dict[str, Any]], deadline: float | None = None) -> WriteResult:
+        """Write items (unique keys expected); return which keys failed and what it cost. `deadline` (a
+        time.monotonic() value): no retry starts that would end after it — what is unwritten then is reported
+        failed, so the invocation returns its partial response before its timeout. Without that, a throttled
+        table made a batch outlive its invocation: killed at the timeout, nothing was deleted, and events it
+        had stored reached the DLQ after maxReceiveCount although they were in the table."""
         result = WriteResult()
         for start in range(0, len(items), BATCH_WRITE_LIMIT):
-            self._write_chunk(items[start : start + BATCH_WRITE_LIMIT], result)
+            self._write_chunk(items[start : start + BATCH_WRITE_LIMIT], result, deadline)
         return result
 
-    def _write_chunk(self, chunk: Sequence[dict[str, Any]], result: WriteResult) -> None:
+    def _retry_allowed(self, attempt: int, deadline: float | None) -> float | None:
+        """The pause before the next attempt (capped exponential backoff with full jitter), or None when no
+        attempt is left or the pause would end past the deadline."""
+        if attempt + 1 >= self._max_attempts:
+            return None
+        pause = random.uniform(0, self._base_delay * 2**attempt)
+        if deadline is not None and time.monotonic() + pause >= deadline:
+            return None
+        return pause
+
+    def _write_chunk(
+        self, chunk: Sequence[dict[str, Any]], result: WriteResult, deadline: float | None = None
+    ) -> None:
         try:
             pending = [{"PutRequest": {"Item": self._attribute_values(item)}} for item in chunk]
         except Exception as error:  # a value DynamoDB has no type for: those records fail, SQS retries them
@@ -80,8 +100,14 @@ class DynamoEventStore:
                 result.calls += 1
                 response = self._client.batch_write_item(RequestItems={self.table_name: pending})
             except ClientError as error:
-                # Throttling, 5xx or a rejected request: the whole chunk is unwritten, its records retried.
-                self._fail(_keys(pending), error.response.get("Error", {}).get("Code", "ClientError"), result)
+                code = error.response.get("Error", {}).get("Code", "ClientError")
+                pause = self._retry_allowed(attempt, deadline) if code in THROTTLING_CODES else None
+                if pause is not None:  # the whole call throttled: back off and try the same items again
+                    result.unprocessed_retries += len(pending)
+                    self._sleep(pause)
+                    continue
+                # 5xx, a rejected request, or no time left: the chunk is unwritten, SQS retries its records.
+                self._fail(_keys(pending), code, result)
                 return
             except BotoCoreError as error:  # timeouts, connection errors
                 self._fail(_keys(pending), type(error).__name__, result)
@@ -94,9 +120,11 @@ class DynamoEventStore:
             pending = response.get("UnprocessedItems", {}).get(self.table_name, [])
             if not pending:
                 return
-            if attempt + 1 < self._max_attempts:
-                result.unprocessed_retries += len(pending)
-                self._sleep(random.uniform(0, self._base_delay * 2**attempt))
+            pause = self._retry_allowed(attempt, deadline)
+            if pause is None:
+                break
+            result.unprocessed_retries += len(pending)
+            self._sleep(pause)
         self._fail(_keys(pending), "UnprocessedItems", result)
 
     def _attribute_values(self, item: dict[str, Any]) -> dict[str, dict]:
@@ -133,7 +161,10 @@ def _plain_client(resource: Any = None) -> Any:
         # No client-side parameter validation: the request is built here from validated events with fixed
         # types, DynamoDB validates it again anyway, and botocore's walk of every AttributeValue in it was
         # an eighth of the consumer's CPU. A request DynamoDB refuses still fails only its own records.
-        return boto3.client("dynamodb", config=Config(parameter_validation=False))
+        # No SDK retries either: botocore's DynamoDB retries (10 attempts, exponential) ignore the
+        # invocation's deadline; the store retries throttles itself, within it.
+        config = Config(parameter_validation=False, retries={"mode": "standard", "total_max_attempts": 1})
+        return boto3.client("dynamodb", config=config)
     meta = resource.meta.client.meta
     return boto3.client(
         "dynamodb", region_name=meta.region_name, endpoint_url=meta.endpoint_url, config=meta.config

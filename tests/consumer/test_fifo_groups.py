@@ -30,7 +30,7 @@ class FailingKeys:
     def __init__(self, real, refused):
         self.real, self.refused = real, set(refused)
 
-    def put_events(self, items):
+    def put_events(self, items, deadline=None):
         result = self.real.put_events([item for item in items if item["eventId"] not in self.refused])
         result.failed.update(
             dict.fromkeys(self.refused & {item["eventId"] for item in items}, "ThrottlingException")

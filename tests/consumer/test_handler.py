@@ -1,5 +1,6 @@
 """The real handler on moto's DynamoDB: what is stored, and exactly which records are reported failed."""
 
+import time
 from decimal import Decimal
 
 import boto3
@@ -106,18 +107,21 @@ def test_vehicle_history_is_queryable_in_time_order(store, table):
 class FlakyDynamoDB:
     """Wraps the moto client: returns some items as UnprocessedItems, or fails whole calls."""
 
-    def __init__(self, real, unprocessed_first_calls=0, fail_calls=()):
+    def __init__(
+        self, real, unprocessed_first_calls=0, fail_calls=(), code="ProvisionedThroughputExceededException"
+    ):
         # The store speaks the low-level API (items as AttributeValues), so the fake wraps a plain client.
         self.real = boto3.client("dynamodb", region_name=real.meta.client.meta.region_name)
         self.calls = 0
         self.unprocessed_first_calls = unprocessed_first_calls
         self.fail_calls = set(fail_calls)
+        self.code = code
 
     def batch_write_item(self, RequestItems):
         self.calls += 1
         if self.calls in self.fail_calls:
             raise ClientError(
-                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
+                {"Error": {"Code": self.code, "Message": "slow"}},
                 "BatchWriteItem",
             )
         [(table, requests)] = RequestItems.items()
@@ -163,8 +167,8 @@ def test_unprocessed_items_that_never_go_through_fail_only_their_records(dynamod
 
 
 def test_dynamodb_error_fails_only_the_records_of_that_call(dynamodb, table, sleeps):
-    # GIVEN 30 valid records (two BatchWriteItem calls: 25 + 5) and a throttled first call
-    flaky = FlakyDynamoDB(dynamodb, fail_calls={1})
+    # GIVEN 30 valid records (two BatchWriteItem calls: 25 + 5) and a first call DynamoDB fails (a 5xx)
+    flaky = FlakyDynamoDB(dynamodb, fail_calls={1}, code="InternalServerError")
     handler.processor.use_store(DynamoEventStore(SPEC.table_name, dynamodb=flaky, sleep=sleeps.append))
     try:
         response = invoke(*(sqs_record(vehicle_body(f"e{i:02d}"), f"m{i:02d}") for i in range(30)))
@@ -174,7 +178,54 @@ def test_dynamodb_error_fails_only_the_records_of_that_call(dynamodb, table, sle
     # THEN exactly the first 25 are reported for retry and the last 5 are stored
     assert response == {"batchItemFailures": [{"itemIdentifier": f"m{i:02d}"} for i in range(25)]}
     assert sorted(item["eventId"] for item in scan_all(table)) == [f"e{i:02d}" for i in range(25, 30)]
-    assert handler.processor.outcome.write_failures == {"throttled": 25}
+    assert handler.processor.outcome.write_failures == {"dynamodb_error": 25}
+
+
+def test_a_throttled_call_is_retried_after_a_pause(dynamodb, table, sleeps):
+    flaky = FlakyDynamoDB(dynamodb, fail_calls={1})  # ProvisionedThroughputExceededException once
+    handler.processor.use_store(DynamoEventStore(SPEC.table_name, dynamodb=flaky, sleep=sleeps.append))
+    try:
+        response = invoke(*(sqs_record(vehicle_body(f"e{i}"), f"m{i}") for i in range(3)))
+    finally:
+        handler.processor.use_store(None)
+
+    assert response == {"batchItemFailures": []}
+    assert len(scan_all(table)) == 3
+    assert (handler.processor.outcome.dynamodb_calls, handler.processor.outcome.unprocessed_retries) == (2, 3)
+    assert len(sleeps) == 1
+
+
+class EndingContext(LambdaContext):
+    """An invocation with `seconds` left."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(self.seconds * 1000)
+
+
+def test_retries_stop_before_the_invocation_ends_and_report_what_is_unwritten(dynamodb, table):
+    # GIVEN a table that throttles every call and an invocation with 40 ms left: no pause fits its deadline
+    flaky = FlakyDynamoDB(dynamodb, fail_calls=set(range(1, 100)))
+    handler.processor.use_store(
+        DynamoEventStore(SPEC.table_name, dynamodb=flaky, base_delay_seconds=10.0, sleep=time.sleep)
+    )
+    started = time.monotonic()
+    try:
+        response = handler.lambda_handler(
+            sqs_event(sqs_record(vehicle_body("e1"), "m1"), sqs_record(vehicle_body("e2"), "m2")),
+            EndingContext(0.04),
+        )
+    finally:
+        handler.processor.use_store(None)
+
+    # THEN the handler answers at once, both records reported for SQS to retry, none stored
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
+    assert time.monotonic() - started < 5  # not the 10 s pause the backoff would have taken
+    assert (flaky.calls, scan_all(table)) == (1, [])
+    assert handler.processor.outcome.write_failures == {"throttled": 2}
 
 
 class ExplodingDynamoDB:

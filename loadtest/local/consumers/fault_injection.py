@@ -63,10 +63,10 @@ class FaultInjectingStore:
         self._ratio = failure_ratio
         self._rng = rng or random.Random()
 
-    def put_events(self, items: Sequence[dict[str, Any]]) -> WriteResult:
+    def put_events(self, items: Sequence[dict[str, Any]], deadline: float | None = None) -> WriteResult:
         doomed = {item[KEY_ATTRIBUTE] for item in items if self._rng.random() < self._ratio}
         spared = [item for item in items if item[KEY_ATTRIBUTE] not in doomed]
-        result = self._store.put_events(spared) if spared else WriteResult()
+        result = self._store.put_events(spared, deadline) if spared else WriteResult()
         result.failed.update(dict.fromkeys(doomed, INJECTED_CODE))
         return result
 
@@ -78,9 +78,9 @@ class OutageStore:
         self._store = store
         self._flag = flag
 
-    def put_events(self, items: Sequence[dict[str, Any]]) -> WriteResult:
+    def put_events(self, items: Sequence[dict[str, Any]], deadline: float | None = None) -> WriteResult:
         if not os.path.exists(self._flag):
-            return self._store.put_events(items)
+            return self._store.put_events(items, deadline)
         result = WriteResult()
         result.failed.update(dict.fromkeys((item[KEY_ATTRIBUTE] for item in items), OUTAGE_CODE))
         return result

@@ -33,7 +33,7 @@ class RecordingStore:
     def __init__(self):
         self.written = []
 
-    def put_events(self, items):
+    def put_events(self, items, deadline=None):
         self.written.extend(item["eventId"] for item in items)
         return WriteResult(calls=1)
 
@@ -68,7 +68,7 @@ def test_outage_fails_every_item_while_the_flag_file_exists(tmp_path):
         def __init__(self):
             self.written = []
 
-        def put_events(self, items):
+        def put_events(self, items, deadline=None):
             self.written += [item["eventId"] for item in items]
             return WriteResult()
 
