@@ -286,6 +286,8 @@ class EsmRunner(ConsumerScaler):
     mapping may run, switched on and off by AWS's scaling rules (`scaling`, standard or provisioned), under
     the function's reserved concurrency (`reserved_concurrency`; None: no limit)."""
 
+    mode = "lambda"
+
     def __init__(
         self,
         config: PollerConfig,

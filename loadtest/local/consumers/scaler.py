@@ -13,6 +13,7 @@ import abc
 import dataclasses
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 SAMPLE_INTERVAL_S = 1.0
@@ -60,6 +61,9 @@ class ConsumerScaler(abc.ABC):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._t0 = time.monotonic()
+        # Called each second with `state()` after the scaling decision (the session posts it to the emulator's
+        # feed, where Locust's pipeline view reads the consumers).
+        self.on_sample: Callable[[dict], None] | None = None
 
     # ---- what a subclass provides ------------------------------------------------------------------------
     @abc.abstractmethod
@@ -90,6 +94,18 @@ class ConsumerScaler(abc.ABC):
     @property
     def pollers(self) -> int:
         return len(self._active)
+
+    mode = "consumers"  # what a watcher calls this set: "lambda" (the mapping's pollers) or "worker"
+
+    def state(self) -> dict:
+        """What a watcher shows of the consumers now."""
+        return {
+            "mode": self.mode,
+            "consumers": self.pollers,
+            "floor": getattr(self, "floor", 0),
+            "maximum": self.max_concurrency,
+            "throttles": self.totals.get("throttles", 0),
+        }
 
     def start(self, initial: int) -> None:
         self._scale_to(min(initial, self.max_concurrency))
@@ -165,6 +181,8 @@ class ConsumerScaler(abc.ABC):
                 )
             )
             self._scale_to(self.desired_pollers(visible, in_flight, now))
+            if self.on_sample is not None:
+                self.on_sample(self.state())
             self._stop.wait(max(0.0, SAMPLE_INTERVAL_S - (time.monotonic() - now)))
 
     def reset_clock(self) -> None:

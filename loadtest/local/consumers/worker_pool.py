@@ -34,6 +34,7 @@ def desired_workers(visible: int, target_backlog: int, minimum: int, maximum: in
 
 class WorkerPool(ConsumerScaler):
     STOP_TIMEOUT_S = 30
+    mode = "worker"
 
     def __init__(
         self,
@@ -48,6 +49,7 @@ class WorkerPool(ConsumerScaler):
         self.config = config
         self.log_dir = log_dir
         self.min_size = min_size
+        self.floor = min_size
         self.target_backlog = target_backlog
         self._below_since: float | None = None
         self._launched = 0  # numbers each worker's log and stats file

@@ -52,6 +52,7 @@ from loadtest.local.consumers.esm_runner import EsmRunner, PollerConfig
 from loadtest.local.consumers.scaler import ConsumerScaler
 from loadtest.local.consumers.worker_pool import WorkerPool
 from loadtest.local.emulator.embedded_aws import LocalStack, aws_environment, moto_server_process, provision
+from loadtest.local.emulator.pipeline_feed import publish_consumers
 from ops.dead_letter_queue import scan as read_queue
 
 STOP_BUDGET_S = 10.0  # from the signal to the last child gone
@@ -231,6 +232,10 @@ class LocalSession:
                 self.run_dir / "pollers",
                 reserved_concurrency=settings.reserved_concurrency,
             )
+        endpoint = self.endpoint
+        consumers.on_sample = lambda state: publish_consumers(
+            endpoint, state
+        )  # Locust's pipeline tab shows it
         what = "the worker pool" if mode == "worker" else "the event source mapping's pollers"
         self.on_stop(what, lambda: consumers.stop(CONSUMERS_STOP_S))
         return consumers
