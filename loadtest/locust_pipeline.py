@@ -176,13 +176,14 @@ class PipelineWatch:
         import gevent
 
         options = self.environment.parsed_options
-        if self.view is not None and options.headless and options.pipeline_drain_seconds > 0:
-            self._wait_for_the_drain(options.pipeline_drain_seconds)
         if self._greenlet is not None:
             self._greenlet.kill(block=False)
             self._greenlet = None
         if self.view is not None:
-            self.poll_once()
+            if options.headless and options.pipeline_drain_seconds > 0:
+                self._wait_for_the_drain(options.pipeline_drain_seconds)
+            else:
+                self.poll_once()  # what was stored since the last poll
             # Locust's CSV writer writes once a second until Locust closes its files: one more write
             # carries the last stored events into PREFIX_stats.csv.
             gevent.sleep(1.2 if options.csv_prefix else 0)
@@ -191,12 +192,14 @@ class PipelineWatch:
             self._csv = None
 
     def _wait_for_the_drain(self, seconds: float) -> None:
+        """Poll until the queue has nothing visible or in flight, at most `seconds` (then a last poll)."""
         import gevent
 
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:  # bounded by --pipeline-drain-seconds
+        while True:
             reading = self.poll_once()
-            if reading is not None and (reading.queue_visible, reading.queue_in_flight) == (0, 0):
+            empty = reading is not None and (reading.queue_visible, reading.queue_in_flight) == (0, 0)
+            if empty or time.monotonic() >= deadline:
                 return
             gevent.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
 

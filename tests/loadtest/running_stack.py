@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import socket
 import sys
 import threading
 import time
@@ -20,6 +22,20 @@ from loadtest.local.emulator.pipeline_feed import publish_consumers
 from tests.loadtest.local.local_pipeline import local_stack
 
 STATE_INTERVAL_S = 1.0
+REPO = Path(__file__).resolve().parents[2]
+LOCUST = str(Path(sys.executable).parent / "locust")
+
+
+def bare_environment(home: Path) -> dict[str, str]:
+    """A user's shell: no AWS_* variable at all (the local stack needs none), no ~/.aws."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    return {**environment, "HOME": str(home)}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager

@@ -12,11 +12,8 @@ exact once drained) and the Pipeline tab's rows; a queue URL typed as host is wh
 
 import csv
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -28,10 +25,8 @@ import pytest
 from infra.settings import StackSettings
 from loadtest.ledger import read_ledger
 from loadtest.locust_pipeline import CSV_COLUMNS, REQUEST_TYPE, STORED
-from tests.loadtest.running_stack import running_stack
+from tests.loadtest.running_stack import LOCUST, REPO, bare_environment, free_port, running_stack
 
-REPO = Path(__file__).resolve().parents[2]
-LOCUST = str(Path(sys.executable).parent / "locust")
 # Five warm pollers start faster than dev's ten; this test is about what Locust shows, not scaling.
 SETTINGS = StackSettings(max_concurrency=5)
 
@@ -41,12 +36,6 @@ def stack(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("stack")
     with running_stack(run_dir, SETTINGS) as outputs:
         yield outputs, run_dir / "outputs.json"
-
-
-def bare_environment(home: Path) -> dict[str, str]:
-    """A user's shell: no AWS_* variable at all (the local stack needs none), no ~/.aws."""
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    return {**environment, "HOME": str(home)}
 
 
 def stats_rows(path: Path) -> dict[tuple[str, str], dict]:
@@ -92,12 +81,6 @@ def test_a_headless_run_counts_every_event_it_sent_as_stored(stack, tmp_path):
     assert sum(int(sample["stored"]) for sample in samples) == sends * 10
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _get(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=5) as answer:
         return answer.read()
@@ -129,7 +112,7 @@ def _count(entries: dict, key: tuple[str, str]) -> int:
 
 def test_the_web_ui_shows_the_pipeline_and_sends_where_the_host_field_says(stack, tmp_path):
     outputs, outputs_file = stack
-    web = f"http://127.0.0.1:{_free_port()}"
+    web = f"http://127.0.0.1:{free_port()}"
     with open(tmp_path / "locust.log", "wb") as log:
         locust = subprocess.Popen(
             [
