@@ -1,6 +1,6 @@
 """The README's screenshots of Locust's web UI: `python -m tests.loadtest.locust_ui_screenshots report/`.
 
-A scale test as a user runs one: a local stack kept up (running_stack.py, the dev stack: pollers 5 → 10),
+A scale test as a user runs one: `make up` (make_up.py, the dev stack: pollers 5 → 10),
 `locust -f loadtest/locustfile.py --stack-outputs …` with its web UI on 127.0.0.1 and no AWS_* variable, a
 swarm started through `/swarm` (the scale shape, 40 users at its peak), and Debian's chromium, headless,
 taking the Statistics tab while the backlog stands and the Pipeline tab once the pollers are back at
@@ -21,7 +21,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from tests.loadtest.running_stack import LOCUST, REPO, bare_environment, free_port, running_stack
+from tests.loadtest.make_up import LOCUST, REPO, bare_environment, free_port, make_up
 
 CHROMIUM = "/usr/bin/chromium"
 PEAK_USERS = 40  # 40 users × 2 calls/s × 10 events: 800 msgs/s at the plateau, above what the stack stores
@@ -68,11 +68,12 @@ def wait_for(condition, timeout_s: float, what: str) -> None:
 def main(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="locust-ui-"))
-    with running_stack(work) as outputs:
+    with make_up(work) as up:
+        outputs = up.outputs
         web = f"http://127.0.0.1:{free_port()}"
         command = [
             LOCUST,
-            *("-f", "loadtest/locustfile.py", "--stack-outputs", str(work / "outputs.json")),
+            *("-f", "loadtest/locustfile.py", "--stack-outputs", str(up.outputs_file)),
             *("--stage-seconds", "10", "--user-rate", "2"),
             *("--web-host", "127.0.0.1", "--web-port", web.rsplit(":", 1)[1]),
         ]

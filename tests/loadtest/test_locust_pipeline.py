@@ -1,13 +1,15 @@
 """The pipeline side in Locust's own statistics (loadtest/locust_pipeline.py), as a user runs it.
 
-GIVEN a local stack kept up as `make up` keeps one (emulator, warm pollers consuming, the consumers' state
-posted, the outputs with endpointUrl and ledgerDir), and Locust started from a shell with no AWS_* variable
+GIVEN `make up` (the dev stack on the embedded AWS: warm pollers 5 → 10, the consumers' state posted, the
+outputs with endpointUrl and ledgerDir) and Locust, both started from shells with no AWS_* variable
 WHEN a headless run sends for a few seconds and waits for the drain
 THEN its stats CSV has the entry "PIPELINE stored (sent → stored)" counting exactly the events it sent, its
 _pipeline.csv the series down to an empty queue, and the stack's ledgerDir every accepted message
-WHEN the web UI's /swarm starts the same load and /stop ends it
+WHEN the web UI's /swarm starts the load and /stop ends it
 THEN the Host field shows the queue, /stats/requests carries the stored entry (moving while the load runs,
-exact once drained) and the Pipeline tab's rows; a queue URL typed as host is where the next swarm sends.
+exact once drained) and the Pipeline tab's rows; a queue URL typed as host is where the next swarm sends
+WHEN make up gets Ctrl-C
+THEN its ledger check finds every message Locust sent to the stack stored once.
 """
 
 import csv
@@ -22,20 +24,20 @@ from pathlib import Path
 import boto3
 import pytest
 
-from infra.settings import StackSettings
 from loadtest.ledger import read_ledger
 from loadtest.locust_pipeline import CSV_COLUMNS, REQUEST_TYPE, STORED
-from tests.loadtest.running_stack import LOCUST, REPO, bare_environment, free_port, running_stack
-
-# Five warm pollers start faster than dev's ten; this test is about what Locust shows, not scaling.
-SETTINGS = StackSettings(max_concurrency=5)
+from tests.loadtest.make_up import LOCUST, REPO, bare_environment, free_port, make_up
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("stack")
-    with running_stack(run_dir, SETTINGS) as outputs:
-        yield outputs, run_dir / "outputs.json"
+def up(tmp_path_factory):
+    with make_up(tmp_path_factory.mktemp("up")) as running:
+        yield running
+
+
+@pytest.fixture
+def stack(up):
+    return up.outputs, up.outputs_file
 
 
 def stats_rows(path: Path) -> dict[tuple[str, str], dict]:
@@ -77,7 +79,7 @@ def test_a_headless_run_counts_every_event_it_sent_as_stored(stack, tmp_path):
     last = samples[-1]
     assert (last["source"], last["stored_total"]) == ("emulator", str(sends * 10))
     assert (last["queue_visible"], last["queue_in_flight"], last["dlq_visible"]) == ("0", "0", "0")
-    assert (last["consumers"], last["consumers_floor"], last["consumers_maximum"]) == ("5", "5", "5")
+    assert (last["consumers_floor"], last["consumers_maximum"]) == ("5", "10")  # dev: 5 → maxConcurrency
     assert sum(int(sample["stored"]) for sample in samples) == sends * 10
 
 
@@ -166,7 +168,7 @@ def test_the_web_ui_shows_the_pipeline_and_sends_where_the_host_field_says(stack
             "latency",
             "as_of",
         }
-        assert pipeline["data"][0]["consumers"] == "5 (5–5)"
+        assert pipeline["data"][0]["consumers"].endswith(" (5–10)")
         assert _get(f"{web}/pipeline/csv").decode().splitlines()[0] == ",".join(CSV_COLUMNS)
 
         # A queue URL typed in the Host field: the next swarm sends there, and never into the stack's ledger.
@@ -198,3 +200,12 @@ def _answer(url: str) -> str | None:
 def _depth(sqs, queue_url: str) -> int:
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
     return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def test_at_ctrl_c_make_up_finds_every_message_sent_to_it_stored_once(up):
+    sent = len(read_ledger(up.outputs["ledgerDir"]))  # what the runs above sent to the stack's queue
+
+    printed = up.stop()
+
+    assert f"[up] lost=0 pending=0 duplicated=0 in_dlq=0 stored={sent} accepted={sent}" in printed
+    assert "[up] PASSED: no message lost, pending or stored twice" in printed
