@@ -55,7 +55,7 @@ def banner(stack: str, mode: str, session: LocalSession, consumers: ConsumerScal
             "ledgerDir)",
             "[up] from another shell in this directory:",
             f"  {locust}   # web UI: http://localhost:8089",
-            f"  {locust} --headless -u 10 -r 5 -t 30s",
+            f"  {locust} --headless -u 10 -r 5 -t 15s",
             f"  .venv/bin/python -m loadtest.produce --stack-outputs {shown} --count 100",
             f"  .venv/bin/python -m ops.status EVENT_ID --stack-outputs {shown}",
             f"  .venv/bin/python -m ops.redrive --stack-outputs {shown} peek",
