@@ -11,7 +11,7 @@ MODE   ?= lambda
 # RUN_DIR=DIR gives a run a directory of its own (a second run of the same target and stack refuses to share one).
 RUN_DIR_OPTION = $(if $(RUN_DIR),--run-dir $(RUN_DIR))
 
-.PHONY: test lint unit up demo chaos capacity drills drill smoke bench fuzz lock clean
+.PHONY: test lint unit up demo chaos capacity drills drill smoke bench whatif fuzz lock clean
 
 # The venv is rebuilt whenever the lock file changes; a fresh clone needs nothing installed by hand.
 $(VENV)/.installed: requirements.lock
@@ -64,6 +64,13 @@ smoke: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m loadtest.local.runs.bench
+
+# What-if at AWS scale (seconds, no AWS account): the stacks simulated by AWS's documented rules under bursts
+# of 1k, 10k and 50k msgs/s, standard against provisioned mode; the table, report/whatif_*.png and
+# report/data/whatif.json. STACK=prod and/or PROFILE=burst:20000:30 (or steps:/ramp:/scale:) study one case
+# into build/whatif/ instead.
+whatif: $(VENV)/.installed
+	$(PY) -m loadtest.analysis.whatif $(if $(filter command line environment,$(origin STACK)),--stack $(STACK)) $(if $(PROFILE),--profile $(PROFILE))
 
 # The handler fuzz test with 10,000 examples instead of make test's short profile.
 fuzz: $(VENV)/.installed

@@ -44,11 +44,15 @@ ALLOWED = {
         *COMMAND_LINE,
     ),
     # The report's CloudWatch source builds its queries as the pipeline view does (cloudwatch_queries.py).
+    # The what-if (whatif.py) plays the load shapes as rate curves and is a command like the others: one-line
+    # usage errors through the command-line kit.
     "loadtest.analysis": (
         "loadtest.analysis",
         "loadtest.ledger",
         "loadtest.cloudwatch_queries",
+        "loadtest.shapes",
         "ops.dead_letter_queue",
+        *COMMAND_LINE,
         *SETTINGS,
     ),
     # The embedded AWS: moto_server with its layers, provisioned from the stack's settings. It knows nothing

@@ -1,0 +1,44 @@
+"""The what-if model against the local stack: given a committed local run's own measured parameters (its
+batches, the emulator's capacity and variation), the model reproduces that run's backlog peak, drain time and
+poller-seconds within 15% (loadtest/analysis/whatif_calibration.py), for `make demo` and `make capacity`.
+
+The runs are the committed records in report/data/ (the run records when they keep a per-second series,
+else the what-if's recording of an earlier run), so the test runs on a fresh clone."""
+
+from __future__ import annotations
+
+import pytest
+
+from loadtest.analysis import whatif_calibration
+from loadtest.analysis.whatif_study import DATA_DIR
+
+RUNS = whatif_calibration.committed_runs(DATA_DIR)
+
+
+def test_both_runs_are_committed():
+    kinds = sorted(
+        path.stem.split("-")[-1] if "whatif" in path.stem else path.stem.split("-")[0] for path in RUNS
+    )
+    assert kinds == ["capacity", "demo"]
+
+
+@pytest.mark.parametrize("path", RUNS, ids=lambda p: p.stem)
+def test_the_model_reproduces_the_local_run(path):
+    calibration = whatif_calibration.calibrate(whatif_calibration.load(path))
+    held = [e for e in calibration.errors if e.held]
+    assert [e.curve for e in held] == ["backlog peak", "drain time", "poller-seconds"]
+    report = "; ".join(f"{e.curve} {e.measured} → {e.model} ({e.error:.1%})" for e in calibration.errors)
+    assert calibration.passed, report
+
+
+def test_the_emulator_capacity_is_measured_from_the_saturated_seconds_only():
+    run = whatif_calibration.load(RUNS[0])
+    rows = run.saturated()
+    full = max(run.pollers)
+    assert rows and all(run.pollers[i] == full for i in rows)
+    assert all(
+        run.queue_visible[i] > whatif_calibration.SATURATED_ROUNDS * full * run.settings.batch_size
+        for i in rows
+    )
+    line = whatif_calibration.fit_emulator_capacity(run)
+    assert line.at_zero > 0 and line.per_offered >= 0 and line.points == len(rows)
