@@ -141,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             runs = [(s.mode, run) for s, run, _ in results if s.stack == stack and s.curve is curve]
             charts.append(whatif_charts.draw(stack, curve.name, runs, out))
     checked = [] if args.no_calibration else calibrations()
+    charts += [whatif_charts.draw_calibration(c, out) for c in checked]
     for line in whatif_report.calibration_lines(checked):
         print(f"[whatif] calibration, {line}", flush=True)
     if not checked and not args.no_calibration:

@@ -44,7 +44,7 @@ RECEIVE_SECONDS_LOCAL = 0.0  # the receive-to-delete time already holds what a l
 MIN_SATURATED_SECONDS = 5  # fewer saturated seconds than this: the capacity line is not measured
 DRAIN_FROM_SHARE = 0.9  # the drain is timed from the backlog's last second at 90% of its peak
 OFFERED_BIN = 50  # msgs/s: saturated seconds offered within this much count as one level
-SATURATED_ROUNDS = 5  # a backlog of at least this many rounds of every poller: not the last of a drain
+SATURATED_ROUNDS = 3  # backlog of 3 rounds of every poller: none idles in the second (see saturated)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,8 +73,10 @@ class MeasuredRun:
         return LoadCurve(self.name, tuple(segments))
 
     def saturated(self) -> list[int]:
-        """Rows where the consumers took all the emulator gave: every poller on and a backlog waiting (more
-        visible than the pollers take in one round) at both ends of the row's second."""
+        """Rows where the consumers took all the emulator gave: every poller on and a backlog of at least
+        SATURATED_ROUNDS rounds of them at both ends of the row's second. Fewer rounds and a poller may idle
+        within the second; many more and, near a knee, only the seconds the emulator happened to be slow
+        qualify (a backlog grows there because it was): both would bias the capacity low."""
         full = max(self.pollers)
         batch = self.settings.batch_size
         return [
@@ -154,10 +156,12 @@ class Curves:
     backlog_peak: float
     drain_seconds: float | None
     pollers: tuple[float, ...]
+    visible: tuple[float, ...] = ()  # on the measured run's clock
 
 
 def measured_curves(run: MeasuredRun) -> Curves:
-    return _curves(run.t_s, run.queue_visible, run.queue_in_flight, run.pollers)
+    curves = _curves(run.t_s, run.queue_visible, run.queue_in_flight, run.pollers)
+    return dataclasses.replace(curves, visible=tuple(run.queue_visible))
 
 
 def model_curves(run: MeasuredRun, model: Run) -> Curves:
@@ -171,10 +175,14 @@ def model_curves(run: MeasuredRun, model: Run) -> Curves:
         (0.0, *(s.queue_in_flight for s in model.seconds)),
         (floor, *(s.pollers for s in model.seconds)),
     )
-    by_second = {round(s.t_s): s.pollers for s in model.seconds}
-    last = model.seconds[-1].pollers
-    pollers = tuple(floor if t <= 0 else by_second.get(round(t), last) for t in run.t_s)
-    return dataclasses.replace(own, pollers=pollers)
+    by_second = {round(s.t_s): s for s in model.seconds}
+    last = model.seconds[-1]
+    rows = [by_second.get(round(t), last) for t in run.t_s]
+    pollers = tuple(floor if t <= 0 else row.pollers for t, row in zip(run.t_s, rows, strict=True))
+    visible = tuple(
+        run.initial_backlog if t <= 0 else row.queue_visible for t, row in zip(run.t_s, rows, strict=True)
+    )
+    return dataclasses.replace(own, pollers=pollers, visible=visible)
 
 
 def _curves(
@@ -222,6 +230,12 @@ def _relative(measured: float | None, model: float | None) -> float:
     return abs(model - measured) / max(abs(measured), 1e-9)
 
 
+def _after_first_drain(visible: Sequence[float]) -> float:
+    """The largest backlog once the queue first emptied (make capacity's search, after its backlog)."""
+    first_empty = next((i for i, v in enumerate(visible) if v < 1), len(visible))
+    return max(visible[first_empty:], default=0.0)
+
+
 def compare(measured: Curves, model: Curves) -> tuple[CurveError, ...]:
     """The three curves, held to the tolerance: backlog peak, drain time, and the pollers as poller-seconds
     over the run (the area under the curve: how much mapping the load took). The pollers' mean absolute
@@ -252,6 +266,32 @@ def compare(measured: Curves, model: Curves) -> tuple[CurveError, ...]:
             per_second / max(1e-9, area_measured),
             held=False,
         ),
+        CurveError(
+            "backlog second by second (mean |difference| / peak, reported)",
+            statistics.fmean(measured.visible),
+            statistics.fmean(model.visible),
+            statistics.fmean(abs(a - b) for a, b in zip(model.visible, measured.visible, strict=True))
+            / max(1.0, measured.backlog_peak),
+            held=False,
+        ),
+        *_knee(measured, model),
+    )
+
+
+def _knee(measured: Curves, model: Curves) -> tuple[CurveError, ...]:
+    """For a run that starts with a backlog (make capacity): the backlog of its search near the knee, where
+    the queue is the running sum of two close rates (offered, and what the emulator serves that minute)."""
+    if not measured.visible or measured.visible[0] < 1:
+        return ()
+    after_measured, after_model = _after_first_drain(measured.visible), _after_first_drain(model.visible)
+    return (
+        CurveError(
+            "backlog peak after the first drain (reported)",
+            after_measured,
+            after_model,
+            _relative(after_measured, after_model),
+            held=False,
+        ),
     )
 
 
@@ -271,6 +311,7 @@ def calibrate(run: MeasuredRun, seeds: Sequence[int] = CALIBRATION_SEEDS) -> Cal
         backlog_peak=statistics.median(c.backlog_peak for c in curves),
         drain_seconds=None if None in drains else statistics.median(drains),
         pollers=tuple(statistics.fmean(column) for column in zip(*(c.pollers for c in curves), strict=True)),
+        visible=tuple(statistics.median(column) for column in zip(*(c.visible for c in curves), strict=True)),
     )
     return Calibration(run, pipeline, models[0], compare(measured_curves(run), median))
 

@@ -93,3 +93,50 @@ def draw(stack: str, profile: str, runs: Sequence[tuple[str, Run]], charts_dir: 
     figure.savefig(charts_dir / name, dpi=90, bbox_inches="tight")
     plt.close(figure)
     return name
+
+
+def draw_calibration(calibration, charts_dir: Path) -> str:
+    """The local run against the model on its parameters: backlog and pollers, second by second."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator, StrMethodFormatter
+
+    run, model = calibration.run, calibration.model
+    figure, (backlog, pollers) = plt.subplots(2, 1, figsize=(9.0, 5.2), sharex=True)
+    figure.suptitle(f"Calibration: {run.name} (measured) against the model on its parameters (seed 1)")
+    t_model = [0.0, *(s.t_s for s in model.seconds)]
+    backlog.plot(run.t_s, run.queue_visible, "-", color=COLOURS["backlog"], label="visible, measured")
+    backlog.plot(
+        t_model,
+        [run.initial_backlog, *(s.queue_visible for s in model.seconds)],
+        "--",
+        color="black",
+        label="visible, model",
+    )
+    pollers.step(run.t_s, run.pollers, where="post", color=COLOURS["concurrency"], label="pollers, measured")
+    pollers.step(
+        t_model,
+        [model.pipeline.scaling.floor, *(s.pollers for s in model.seconds)],
+        "--",
+        where="post",
+        color="black",
+        label="pollers, model",
+    )
+    backlog.set_ylabel("messages")
+    pollers.set_ylabel("pollers")
+    pollers.set_xlabel(TIME_LABEL)
+    pollers.set_xlim(0, max(run.t_s[-1], model.drained_at_s or 0) + 5)
+    for axis in (backlog, pollers):
+        axis.grid(True, color="0.9")
+        axis.set_axisbelow(True)
+        axis.set_ylim(bottom=0)
+        axis.yaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+        axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    name = f"whatif_calibration_{run.name.removeprefix('whatif-calibration-')}.png"
+    figure.tight_layout()
+    figure.savefig(charts_dir / name, dpi=90, bbox_inches="tight")
+    plt.close(figure)
+    return name
