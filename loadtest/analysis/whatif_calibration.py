@@ -260,14 +260,14 @@ def compare(measured: Curves, model: Curves) -> tuple[CurveError, ...]:
         ),
         CurveError("poller-seconds", area_measured, area_model, _relative(area_measured, area_model)),
         CurveError(
-            "pollers second by second (mean |difference|, reported)",
+            "pollers second by second (mean abs. difference / mean; reported)",
             area_measured / max(1, seconds),
             area_model / max(1, seconds),
             per_second / max(1e-9, area_measured),
             held=False,
         ),
         CurveError(
-            "backlog second by second (mean |difference| / peak, reported)",
+            "backlog second by second (mean abs. difference / peak; reported)",
             statistics.fmean(measured.visible),
             statistics.fmean(model.visible),
             statistics.fmean(abs(a - b) for a, b in zip(model.visible, measured.visible, strict=True))
