@@ -155,7 +155,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         datetime.datetime.now(datetime.UTC).date().isoformat(),
         args.seed,
         inputs.cost.source,
-        time.monotonic() - started,
     )
     data_path = (args.out or (DATA_DIR if report_study else CUSTOM_DIR)) / "whatif.json"
     whatif_report.write(data_path, payload)

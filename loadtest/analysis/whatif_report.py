@@ -142,14 +142,12 @@ def data(
     date: str,
     seed: int,
     inputs: str,
-    seconds_taken: float,
 ) -> dict[str, Any]:
     return {
         "command": command,
         "date": date,
         "seed": seed,
         "inputs": inputs,
-        "seconds": round(seconds_taken, 1),
         "rules": [{"rule": rule, "source": source} for rule, source in RULES],
         "scenarios": [dataclasses.asdict(o) for o in outcomes],
         "calibration": [
@@ -185,7 +183,7 @@ def section(payload: dict[str, Any] | None) -> list[str]:
     lines = [
         HEADING,
         "",
-        f"*From `{payload['command']}` on {payload['date']} (seed {payload['seed']}, {payload['seconds']} s);"
+        f"*From `{payload['command']}` on {payload['date']} (seed {payload['seed']});"
         " data: [`report/data/whatif.json`](report/data/whatif.json). Measured inputs: "
         f"{payload['inputs']}.*",
         "",

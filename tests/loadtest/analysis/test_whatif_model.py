@@ -88,7 +88,7 @@ def test_the_report_renders_the_study_from_its_data():
     inputs = dataclasses.replace(measured_inputs(), cost=COST)
     _, outcome = run_scenario(Scenario("dev", parse_profile("burst:5000:10"), "standard"), inputs, seed=1)
     payload = whatif_report.data(
-        [outcome], [], ["whatif_dev_burst-5000-10.png"], "make whatif", "2026-12-04", 1, "test", 0.5
+        [outcome], [], ["whatif_dev_burst-5000-10.png"], "make whatif", "2026-12-04", 1, "test"
     )
     lines = whatif_report.section(payload)
     assert lines[0] == whatif_report.HEADING
