@@ -58,8 +58,15 @@ def test_on_the_emulator_the_view_is_live(local_stack):
         boto3.client("sqs", endpoint_url=endpoint),
         boto3.client("dynamodb", endpoint_url=endpoint),
     )
+    table = "view-test"  # the feed records what any table stores, whatever its key design
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "eventId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "eventId", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     now_ms = int(time.time() * 1000)
-    dynamodb.put_item(TableName=local.table_name, Item=stored_item("before", now_ms - 60_000, 5))
+    dynamodb.put_item(TableName=table, Item=stored_item("before", now_ms - 60_000, 5))
     # Only a queue URL given: the DLQ is found through the queue's redrive policy.
     view = pipeline_view(StackTarget(QueueEndpoint.of(local.queue_url), {}, ""))
     assert (type(view), view.source, view.dlq_url) == (EmulatorPipeline, "emulator", local.dlq_url)
@@ -72,7 +79,7 @@ def test_on_the_emulator_the_view_is_live(local_stack):
     late = now_ms + 10_000  # after `start`
     dynamodb.batch_write_item(
         RequestItems={
-            local.table_name: [
+            table: [
                 {"PutRequest": {"Item": stored_item("e1", late, 120)}},
                 {"PutRequest": {"Item": stored_item("e2", late + 5, 80)}},
                 {"PutRequest": {"Item": stored_item("stale", now_ms - 30_000, 9)}},  # stored before start

@@ -1,6 +1,6 @@
 """The emulator's pipeline feed (loadtest/local/emulator/pipeline_feed.py), on a real moto_server.
 
-GIVEN the emulator started as a run starts it, with the dev stack's table
+GIVEN the emulator started as a run starts it, with a table
 WHEN items are written with PutItem and BatchWriteItem (some without storedAt or sentAt), and the consumers'
 state is posted
 THEN /_pipeline/stored numbers each stored event with its (storedAt, storedAt - sentAt), pages from any
@@ -16,10 +16,8 @@ import urllib.request
 import boto3
 import pytest
 
-from infra.resource_spec import StackSpec
-from infra.settings import StackSettings
 from loadtest.local.emulator import pipeline_feed
-from loadtest.local.emulator.embedded_aws import LOCAL_CREDENTIALS, LOCAL_REGION, moto_server, provision
+from loadtest.local.emulator.embedded_aws import LOCAL_CREDENTIALS, LOCAL_REGION, moto_server
 from loadtest.local.emulator.pipeline_feed import (
     PipelineFeed,
     StoredEvents,
@@ -29,17 +27,25 @@ from loadtest.local.emulator.pipeline_feed import (
 )
 from loadtest.local.emulator.request_counter import items_written
 
+TABLE = "feed-test"  # any table: the feed records what any table stores, whatever its key design
+
 
 @pytest.fixture
 def emulator():
     with moto_server() as endpoint:  # a fresh one per test: the feed's numbers start at 1
-        stack = provision(StackSpec("dev", StackSettings()), endpoint)
         session = boto3.session.Session(
             region_name=LOCAL_REGION,
             aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         )
-        yield endpoint, stack.table_name, session.client("dynamodb", endpoint_url=endpoint)
+        dynamodb = session.client("dynamodb", endpoint_url=endpoint)
+        dynamodb.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "eventId", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "eventId", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield endpoint, TABLE, dynamodb
 
 
 @pytest.fixture(scope="module")
