@@ -12,7 +12,7 @@ from infra.encryption import EncryptionKey, EncryptionKeyArgs
 from infra.monitoring import Monitoring, MonitoringArgs
 from infra.producer_function import ProducerFunction, ProducerFunctionArgs
 from infra.queues import EventQueues, EventQueuesArgs
-from infra.resource_spec import StackSpec
+from infra.resource_spec import EVENT_ID_INDEX, StackSpec
 from infra.stack_settings import load_settings
 from infra.table import EventTable, EventTableArgs
 from infra.worker_fleet import WorkerFleet, WorkerFleetArgs
@@ -91,6 +91,8 @@ pulumi.export("queueUrl", queues.queue_url)
 pulumi.export("queueArn", queues.queue_arn)
 pulumi.export("dlqUrl", queues.dlq_url)
 pulumi.export("tableName", table.table_name)
+if settings.event_id_index:  # ops.status finds an event by its id alone through it
+    pulumi.export("eventIdIndex", EVENT_ID_INDEX)
 pulumi.export("functionName", consumer.function_name)
 pulumi.export("region", region)
 pulumi.export("producerPolicyArn", queues.producer_policy_arn)

@@ -20,7 +20,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
 from consumer.dead_letters import DeadLetterRouter
-from consumer.event_store import KEY_ATTRIBUTE, THROTTLING_CODES, EventStore
+from consumer.event_store import KEY_ATTRIBUTE, THROTTLING_CODES, EventStore, ItemKey, item_key
 from consumer.vehicle_event import InvalidEvent
 
 # Lambda's deadline minus this share of the time left (at most DEADLINE_MARGIN_S): what the store may spend
@@ -56,6 +56,9 @@ class BatchOutcome:
     dynamodb_calls: int = 0
     unprocessed_retries: int = 0
     latencies_ms: list[int] = dataclasses.field(default_factory=list)  # sentAt -> stored, per stored event
+    # What the trace records once per batch (handler.py): the events it held, and what it rejected.
+    event_ids: list[str] = dataclasses.field(default_factory=list)  # idempotency keys of the valid records
+    rejected: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (messageId, reason)
 
     def totals(self) -> dict[str, int]:
         """The counts the local runners add up across invocations (Lambda's poller and the worker)."""
@@ -124,12 +127,14 @@ class StoringBatchProcessor(BatchProcessor):
     def process(self) -> list[tuple]:
         self.outcome = BatchOutcome(records=len(self.records))
         results = super().process()  # validation: success results carry the item to store
-        for _, exc, _ in self.exceptions:
+        for record, (_, exc, _) in zip(self.fail_messages, self.exceptions, strict=True):
             if isinstance(exc, InvalidEvent):
                 self.outcome.invalid[exc.reason] += 1
+                self.outcome.rejected.append((record.message_id, exc.reason))
             else:
                 self.outcome.unexpected_errors += 1
         valid = [(raw, item) for status, item, raw in results if status == "success"]
+        self.outcome.event_ids = [item[KEY_ATTRIBUTE] for _, item in valid]
         self._route_permanent_failures()
         stored = self._store_items(self._hold_back_blocked_groups(valid))
         self._hold_back_blocked_groups(stored)  # a write failure blocks the rest of its group too
@@ -192,12 +197,12 @@ class StoringBatchProcessor(BatchProcessor):
 
     def _store_items(self, valid: list[tuple[dict, dict]]) -> list[tuple[dict, dict]]:
         """Write the valid items; fail the records whose write failed; return the stored (record, item)s."""
-        unique: dict[str, dict] = {}
+        unique: dict[ItemKey, dict] = {}
         for _, item in valid:
-            if item[KEY_ATTRIBUTE] in unique:
+            if item_key(item) in unique:
                 self.outcome.duplicates_in_batch += 1  # same event twice in one batch: stored once
             else:
-                unique[item[KEY_ATTRIBUTE]] = item
+                unique[item_key(item)] = item
         if not unique:
             return []
         written = self.store.put_events(list(unique.values()), deadline=self._write_deadline())

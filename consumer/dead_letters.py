@@ -19,6 +19,9 @@ from consumer.sqs_event import SQS_BATCH_LIMIT
 SQS_MAX_MESSAGE_ATTRIBUTES = 10
 REASON_ATTRIBUTE = "failureReason"
 SOURCE_ID_ATTRIBUTE = "sourceMessageId"
+# The SentTimestamp of the message the producer sent, which a copy redrive adds beside sourceMessageId (the
+# copy's own is the redrive's time): the time in the item's key of an event keyed by its message id.
+SOURCE_SENT_ATTRIBUTE = "sourceSentTimestamp"
 
 
 def _send_shape(attributes: dict[str, Any]) -> dict[str, dict]:

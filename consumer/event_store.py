@@ -2,8 +2,9 @@
 
 DynamoEventStore writes with BatchWriteItem (25 items per call, the API's limit), retries UnprocessedItems
 with capped exponential backoff and full jitter, and reports which keys could not be written so that only
-their records are retried by SQS. An item is keyed by eventId: writing the same event twice overwrites one
-item, which is what makes redelivery harmless.
+their records are retried by SQS. An item is keyed by (vehicleId, eventKey), both the same on every delivery
+of an event (consumer/stored_item.py): writing the same event twice overwrites one item, which is what makes
+redelivery harmless. The call itself goes out through consumer/batch_write.py.
 """
 
 from __future__ import annotations
@@ -17,17 +18,28 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from consumer.batch_write import BatchWriter, ClientWriter, SignedHttpWriter, Trace, uses_proxy
+
 BATCH_WRITE_LIMIT = 25
+KEY_ATTRIBUTES = ("vehicleId", "eventKey")  # the table's partition and sort keys (infra/resource_spec.py)
+# What a write failure names: the idempotency key. Two items of one batch sharing one (a producer reusing an
+# eventId) both count as failed when either does, and are retried: an overwrite, never a loss.
 KEY_ATTRIBUTE = "eventId"
+ItemKey = tuple[str, ...]
 # DynamoDB's answers to a call over capacity: the store backs off and retries them itself, in its time.
 THROTTLING_CODES = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 )
 
 
+def item_key(item: dict[str, Any]) -> ItemKey:
+    """An item's primary key: what BatchWriteItem refuses twice in one request."""
+    return tuple(item[name] for name in KEY_ATTRIBUTES)
+
+
 @dataclasses.dataclass
 class WriteResult:
-    failed: dict[str, str] = dataclasses.field(default_factory=dict)  # key -> why it was not written
+    failed: dict[str, str] = dataclasses.field(default_factory=dict)  # eventId -> why it was not written
     calls: int = 0  # BatchWriteItem calls made
     unprocessed_retries: int = 0  # items re-sent because DynamoDB returned them as UnprocessedItems
 
@@ -37,13 +49,14 @@ class EventStore(Protocol):
 
 
 class DynamoEventStore:
-    """Items go out through a low-level client, each turned into AttributeValues once, here: the resource
-    layer would walk the whole request against the service model and deep-copy it on every call to do the
-    same conversion, which profiling showed to be a tenth of the consumer's CPU.
+    """Items are turned into AttributeValues once, here, and sent as they are: the resource layer would walk
+    the whole request against the service model and deep-copy it on every call to do the same conversion,
+    which profiling showed to be a tenth of the consumer's CPU.
 
-    `dynamodb`: a boto3 DynamoDB client; None creates one. A resource (tests pass moto's) is accepted too:
-    its own client converts Python values itself, so a plain client is made with its region, endpoint and
-    configuration (credentials from the default chain).
+    `dynamodb`: None sends through `SignedHttpWriter` with the default session (traced with `trace`, when
+    given); a boto3 DynamoDB client or any object with `batch_write_item` goes through `ClientWriter`; a
+    resource (tests pass moto's) too, through a plain client made with its region, endpoint and
+    configuration (its own client converts Python values itself); a `BatchWriter` is used as it is.
     """
 
     def __init__(
@@ -53,14 +66,13 @@ class DynamoEventStore:
         max_attempts: int = 5,
         base_delay_seconds: float = 0.05,
         sleep: Callable[[float], None] = time.sleep,
+        trace: Trace | None = None,
     ):
         # Imported on first use, not at import: boto3 is most of a cold start (created once per container).
         from boto3.dynamodb.types import TypeSerializer
 
-        if dynamodb is None or hasattr(dynamodb, "Table"):
-            dynamodb = _plain_client(dynamodb)
         self.table_name = table_name
-        self._client = dynamodb
+        self._writer = _writer(dynamodb, trace)
         self._serialize = TypeSerializer().serialize
         self._max_attempts = max_attempts
         self._base_delay = base_delay_seconds
@@ -98,7 +110,7 @@ class DynamoEventStore:
         for attempt in range(self._max_attempts):
             try:
                 result.calls += 1
-                response = self._client.batch_write_item(RequestItems={self.table_name: pending})
+                response = self._writer.batch_write(self.table_name, pending)
             except ClientError as error:
                 code = error.response.get("Error", {}).get("Code", "ClientError")
                 pause = self._retry_allowed(attempt, deadline) if code in THROTTLING_CODES else None
@@ -149,11 +161,25 @@ class DynamoEventStore:
 
 
 def _keys(requests: list[dict]) -> list[str]:
-    """The eventIds of low-level PutRequests (the table's key is a string attribute: {"S": eventId})."""
+    """The eventIds of low-level PutRequests (a string attribute: {"S": eventId})."""
     return [request["PutRequest"]["Item"][KEY_ATTRIBUTE]["S"] for request in requests]
 
 
-def _plain_client(resource: Any = None) -> Any:
+def _writer(dynamodb: Any, trace: Trace | None) -> BatchWriter:
+    if dynamodb is None:
+        import boto3
+
+        session = boto3.session.Session()
+        client = _plain_client(session=session)
+        if uses_proxy(client):
+            return ClientWriter(client)
+        return SignedHttpWriter.for_client(client, session.get_credentials(), trace=trace)
+    if hasattr(dynamodb, "batch_write"):
+        return dynamodb
+    return ClientWriter(_plain_client(dynamodb) if hasattr(dynamodb, "Table") else dynamodb)
+
+
+def _plain_client(resource: Any = None, session: Any = None) -> Any:
     import boto3
     from botocore.config import Config
 
@@ -164,7 +190,7 @@ def _plain_client(resource: Any = None) -> Any:
         # No SDK retries either: botocore's DynamoDB retries (10 attempts, exponential) ignore the
         # invocation's deadline; the store retries throttles itself, within it.
         config = Config(parameter_validation=False, retries={"mode": "standard", "total_max_attempts": 1})
-        return boto3.client("dynamodb", config=config)
+        return (session or boto3).client("dynamodb", config=config)
     meta = resource.meta.client.meta
     return boto3.client(
         "dynamodb", region_name=meta.region_name, endpoint_url=meta.endpoint_url, config=meta.config

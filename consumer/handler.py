@@ -6,6 +6,9 @@ Powertools' `process_partial_response`. Configuration comes from the environment
 POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_LOG_LEVEL) and is checked here at import
 (consumer/configuration.py): a missing table is an init error naming the variable, not a KeyError later.
 
+X-Ray records a batch once, not each record (consumer/tracing.py): the batch's event ids as annotations on the
+handler's subsegment, the store's BatchWriteItem as a `dynamodb` subsegment, rejected records apart.
+
 Metrics are flushed by `handle_batch` itself, not by Powertools' `log_metrics` decorator: a metric that
 cannot be published (an EMF schema error, a full stdout) is logged and dropped, and never turns records
 that were already stored into failures SQS would deliver again.
@@ -22,18 +25,23 @@ from consumer.batch_processor import BatchOutcome, StoringBatchProcessor, now_ms
 from consumer.configuration import ConsumerConfiguration
 from consumer.dead_letters import DeadLetterRouter
 from consumer.event_store import DynamoEventStore, EventStore
-from consumer.stored_item import build_item, idempotency_key
+from consumer.stored_item import build_item
+from consumer.tracing import annotate_batch, dynamodb_trace
 from consumer.vehicle_event import InvalidEvent, parse_vehicle_event
 
 CONFIG = ConsumerConfiguration.from_environment()
 CONFIG.export()  # the service name and metrics namespace, defaulted, where Powertools reads them
 logger = Logger()
-tracer = Tracer()
+# botocore only (the DLQ router's SQS calls): not http.client, whose patch would add a subsegment of its own
+# to every request botocore and the store send (the store's call has its `dynamodb` subsegment already).
+tracer = Tracer(patch_modules=["botocore"])
 metrics = Metrics()
 
 
 def _store_from_environment() -> EventStore:
-    return DynamoEventStore(CONFIG.table_name)
+    return DynamoEventStore(
+        CONFIG.table_name, trace=None if tracer.disabled else dynamodb_trace(tracer.provider)
+    )
 
 
 def _router_from_environment() -> DeadLetterRouter | None:
@@ -45,26 +53,20 @@ processor = StoringBatchProcessor(
 )
 
 
-# A subsegment per record with its eventId and vehicleId annotations, but not the returned item as metadata:
-# it is in DynamoDB already, and it made every record's datagram ~930 bytes to serialize and send.
-@tracer.capture_method(capture_response=False)
 def record_handler(record: SQSRecord) -> dict:
     try:
         event = parse_vehicle_event(record.body)
     except InvalidEvent as error:
-        tracer.put_annotation("rejected", error.reason)
         logger.warning(
             "invalid event",
             extra={"messageId": record.message_id, "reason": error.reason, "detail": error.detail},
         )
         raise
-    tracer.put_annotation("eventId", idempotency_key(event, record))
-    tracer.put_annotation("vehicleId", event.vehicle_id)
     return build_item(event, record, stored_at_ms=now_ms())
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # no metadata to serialize per batch
 def lambda_handler(event: dict, context) -> dict:
     return handle_batch(event, context)
 
@@ -75,6 +77,8 @@ def handle_batch(event: dict, context=None) -> dict:
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+    if not tracer.disabled:
+        annotate_batch(tracer.provider, processor.outcome.event_ids, processor.outcome.rejected)
     try:
         publish(processor.outcome)
         metrics.flush_metrics()

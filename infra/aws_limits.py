@@ -95,6 +95,7 @@ EC2_CREATE_LAUNCH_TEMPLATE = (
 EC2_CREATE_SECURITY_GROUP = (
     "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSecurityGroup.html"
 )
+XRAY_SAMPLING_RULE = "https://docs.aws.amazon.com/xray/latest/api/API_SamplingRule.html"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -401,6 +402,18 @@ def bucket_prefix_problems(prefix: str) -> list[str]:
             f"must be at most {S3_BUCKET_PREFIX_MAX_LENGTH}"
         )
     return problems + bucket_name_problems(prefix + "0" * (S3_BUCKET_NAME.min_length - 1))
+
+
+# ---- X-Ray -------------------------------------------------------------------------------------------------
+# A sampling rule (XRAY_SAMPLING_RULE): name 1–32 characters, priority 1–9999 (the Default rule is 10000),
+# a reservoir of whole requests a second (shared by every service the rule matches), a fixed rate 0–1, and
+# service name and type of at most 64 characters.
+XRAY_SAMPLING_RULE_NAME = NameRule(
+    "sampling rule name", 1, 32, r"[A-Za-z0-9_-]+", "letters, digits, '-' and '_'", XRAY_SAMPLING_RULE
+)
+XRAY_SAMPLING_PRIORITY = Range(1, 9_999, XRAY_SAMPLING_RULE)
+XRAY_RESERVOIR_SIZE = Range(0, 2_147_483_647, XRAY_SAMPLING_RULE)
+XRAY_SERVICE_NAME_MAX = 64
 
 
 # ---- KMS, SNS, EC2, Auto Scaling ---------------------------------------------------------------------------

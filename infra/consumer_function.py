@@ -18,6 +18,8 @@ from infra.settings import StackSettings
 
 HANDLER = "consumer.handler.lambda_handler"
 SERVICE_NAME = "vehicle-consumer"
+# Ahead of any broad rule an account has (X-Ray's Default rule is 10000), behind narrower ones set below 1000.
+SAMPLING_RULE_PRIORITY = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +95,7 @@ class ConsumerFunction(pulumi.ComponentResource):
         )
         self.function = self._function(name, args)
         self.event_source_mapping = self._event_source_mapping(name, args)
+        self.sampling_rule = self._sampling_rule(name, spec)
 
         self.function_name = self.function.name
         self.event_source_mapping_uuid = self.event_source_mapping.uuid  # the dimension of its own metrics
@@ -163,6 +166,31 @@ class ConsumerFunction(pulumi.ComponentResource):
             ),
             function_response_types=["ReportBatchItemFailures"],
             enabled=True,
+            opts=ResourceOptions(parent=self),
+        )
+
+    def _sampling_rule(self, name: str, spec: StackSpec) -> aws.xray.SamplingRule | None:
+        """How many invocations X-Ray traces (`xraySampling`; unset: the account's rules, by default the first
+        each second and 5 % of the rest). With Active tracing and no sampled upstream header, Lambda asks
+        X-Ray for the decision, which applies the highest-priority matching rule; the reservoir is shared by
+        every instance of the function (X-Ray API, SamplingRule: it "applies to all services using the rule
+        collectively"). Matched by service name, the function's, so the rule is this stack's alone."""
+        sampling = spec.settings.xray_sampling
+        if sampling is None:
+            return None
+        return aws.xray.SamplingRule(
+            f"{name}-sampling-rule",
+            rule_name=spec.sampling_rule_name,
+            priority=SAMPLING_RULE_PRIORITY,
+            reservoir_size=sampling.reservoir_per_second,
+            fixed_rate=sampling.fixed_rate,
+            service_name=spec.function_name,
+            service_type="*",  # AWS::Lambda (the invocation) and AWS::Lambda::Function segments alike
+            host="*",
+            http_method="*",
+            url_path="*",
+            resource_arn="*",
+            version=1,
             opts=ResourceOptions(parent=self),
         )
 

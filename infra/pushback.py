@@ -13,7 +13,8 @@ What AWS documents:
 What this module assumes (the rules are only as good as these):
 - Under a backlog every batch is full and every record is one write of one item under 1 KB (the consumer
   writes each valid record once with BatchWriteItem, consumer/event_store.py; an event is a few hundred
-  bytes). The byVehicle index is written alike and has the table's capacity (infra/table.py).
+  bytes), and nothing else (no index, unless a stack asks for the event-id index: written alike, with the
+  table's capacity, infra/table.py).
 - An invocation lasts at most `functionTimeoutSeconds`. So at full concurrency the mapping writes at least
   concurrency × batchSize / timeout items a second, however slow each batch is: when even that floor
   exceeds the capacity, throttling is a certainty, not a risk. That is the "obvious" overrun refused here.

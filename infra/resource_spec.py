@@ -7,17 +7,39 @@ table in moto from them, so both always agree. No pulumi import here.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 
+from infra import aws_limits
 from infra.settings import PROJECT, StackSettings
 
-# Table design: one item per event, addressed by eventId (so a redelivered event overwrites itself instead of
-# adding an item), and a vehicle's history read in time order from the byVehicle index.
-TABLE_HASH_KEY = "eventId"
-VEHICLE_INDEX = "byVehicle"
-VEHICLE_INDEX_HASH_KEY = "vehicleId"
-VEHICLE_INDEX_RANGE_KEY = "eventTime"  # epoch ms: the producer's sentAt, or SQS SentTimestamp without one
-TABLE_ATTRIBUTE_TYPES = {TABLE_HASH_KEY: "S", VEHICLE_INDEX_HASH_KEY: "S", VEHICLE_INDEX_RANGE_KEY: "N"}
+# Table design: keyed for a vehicle's history, one item per event and nothing else written beside it. The
+# partition key is the vehicle, the sort key `<event time, 13 digits of epoch ms>#<idempotency key>`, both
+# the same on every delivery of an event (consumer/stored_item.py builds them), so a redelivered event
+# overwrites itself and a Query on the vehicle reads its history in time order. An event's status is looked
+# up given its vehicle (ops/status.py). `eventIdIndex: true` adds a keys-only index on eventId for lookups by
+# event id alone, at one more write unit per event.
+TABLE_HASH_KEY = "vehicleId"
+TABLE_RANGE_KEY = "eventKey"
+EVENT_ID_ATTRIBUTE = "eventId"  # the idempotency key, in every item (the ledger check reads it)
+EVENT_ID_INDEX = "byEventId"
+EVENT_TIME_DIGITS = 13
+TABLE_ATTRIBUTE_TYPES = {TABLE_HASH_KEY: "S", TABLE_RANGE_KEY: "S"}
+
+
+def table_attribute_types(event_id_index: bool) -> dict[str, str]:
+    """The attribute definitions CreateTable needs: the keys of the table and of its index, if any."""
+    return {**TABLE_ATTRIBUTE_TYPES, **({EVENT_ID_ATTRIBUTE: "S"} if event_id_index else {})}
+
+
+def event_key(time_ms: int, event_id: str) -> str:
+    """An event's sort key (consumer/stored_item.event_key's rule; a test holds the two equal)."""
+    return f"{time_ms:0{EVENT_TIME_DIGITS}d}#{event_id}"
+
+
+def item_key(item: dict) -> dict:
+    """The primary key of an item as the resource layer takes it (Key= of GetItem and DeleteItem)."""
+    return {TABLE_HASH_KEY: item[TABLE_HASH_KEY], TABLE_RANGE_KEY: item[TABLE_RANGE_KEY]}
 
 
 def resource_prefix(stack: str) -> str:
@@ -101,11 +123,23 @@ class StackSpec:
 
     @property
     def table_name(self) -> str:
-        return f"{self.prefix}-vehicle-events"
+        """`-vehicle-history` since the table is keyed by vehicle: a new name, so a stack deployed with the
+        earlier key (`-vehicle-events`, keyed by eventId) gets the new table beside the old one (README)."""
+        return f"{self.prefix}-vehicle-history"
 
     @property
     def function_name(self) -> str:
         return f"{self.prefix}-consumer"
+
+    @property
+    def sampling_rule_name(self) -> str:
+        """The consumer's X-Ray sampling rule (32 characters at most: a long stack name is shortened with a
+        hash, so two stacks never share a rule)."""
+        name = self.function_name
+        if len(name) <= aws_limits.XRAY_SAMPLING_RULE_NAME.max_length:
+            return name
+        digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+        return f"{name[: aws_limits.XRAY_SAMPLING_RULE_NAME.max_length - 9]}-{digest}"
 
     @property
     def log_group_name(self) -> str:
@@ -121,30 +155,38 @@ class StackSpec:
         producer = [f"/aws/lambda/{self.producer_function_name}"] if self.settings.producer_function else []
         return [self.log_group_name, *producer]
 
+    @property
+    def table_indexes(self) -> list[str]:
+        """The table's global secondary indexes: none, unless the stack asks for the event-id index."""
+        return [EVENT_ID_INDEX] if self.settings.event_id_index else []
+
     def dynamodb_create_table_args(self) -> dict:
         """Arguments for boto3 `create_table`, mirroring the Pulumi EventTable component."""
         s = self.settings
         throughput = {"ReadCapacityUnits": s.read_capacity, "WriteCapacityUnits": s.write_capacity}
-        index = {
-            "IndexName": VEHICLE_INDEX,
-            "KeySchema": [
-                {"AttributeName": VEHICLE_INDEX_HASH_KEY, "KeyType": "HASH"},
-                {"AttributeName": VEHICLE_INDEX_RANGE_KEY, "KeyType": "RANGE"},
-            ],
-            "Projection": {"ProjectionType": "ALL"},
-        }
         args = {
             "TableName": self.table_name,
             "AttributeDefinitions": [
-                {"AttributeName": name, "AttributeType": kind} for name, kind in TABLE_ATTRIBUTE_TYPES.items()
+                {"AttributeName": name, "AttributeType": kind}
+                for name, kind in table_attribute_types(s.event_id_index).items()
             ],
-            "KeySchema": [{"AttributeName": TABLE_HASH_KEY, "KeyType": "HASH"}],
+            "KeySchema": [
+                {"AttributeName": TABLE_HASH_KEY, "KeyType": "HASH"},
+                {"AttributeName": TABLE_RANGE_KEY, "KeyType": "RANGE"},
+            ],
             "BillingMode": s.billing_mode,
-            "GlobalSecondaryIndexes": [index],
             "SSESpecification": {"Enabled": True},
             "DeletionProtectionEnabled": s.deletion_protection,
         }
+        if s.event_id_index:
+            index = {
+                "IndexName": EVENT_ID_INDEX,
+                "KeySchema": [{"AttributeName": EVENT_ID_ATTRIBUTE, "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+            if s.billing_mode == "PROVISIONED":
+                index["ProvisionedThroughput"] = throughput
+            args["GlobalSecondaryIndexes"] = [index]
         if s.billing_mode == "PROVISIONED":
             args["ProvisionedThroughput"] = throughput
-            index["ProvisionedThroughput"] = throughput
         return args

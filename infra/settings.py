@@ -92,6 +92,33 @@ def _as_provisioned_pollers(value: Any) -> ProvisionedPollers:
         raise ValueError("minimum and maximum must be integers") from None
 
 
+class XraySampling(NamedTuple):
+    """An X-Ray sampling rule for the consumer: `reservoir_per_second` invocations a second always traced
+    (shared by all the function's instances), then `fixed_rate` of the rest."""
+
+    reservoir_per_second: int
+    fixed_rate: float
+
+
+def _as_xray_sampling(value: Any) -> XraySampling:
+    """A mapping {reservoirPerSecond, fixedRate}: YAML from the stack file, a JSON string from the engine."""
+    if isinstance(value, str):
+        with contextlib.suppress(json.JSONDecodeError):
+            value = json.loads(value)
+    if not (isinstance(value, dict) and set(value) == {"reservoirPerSecond", "fixedRate"}):
+        raise ValueError(
+            "must be a mapping with reservoirPerSecond and fixedRate, "
+            "e.g. {reservoirPerSecond: 1, fixedRate: 0.05}"
+        )
+    rate = value["fixedRate"]
+    if isinstance(rate, bool) or not isinstance(rate, int | float | str):
+        raise ValueError("fixedRate must be a number")
+    try:
+        return XraySampling(_as_int(value["reservoirPerSecond"]), float(rate))
+    except ValueError:
+        raise ValueError("reservoirPerSecond must be an integer and fixedRate a number") from None
+
+
 def _as_str_list(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         try:
@@ -166,10 +193,20 @@ KEYS: dict[str, _Key] = {
     "architecture": _Key("architecture", _as_str, "arm64 or x86_64"),
     "pythonRuntime": _Key("python_runtime", _as_str, "python3.12 or python3.13"),
     "deletionProtection": _Key("deletion_protection", _as_bool, "DynamoDB deletion protection"),
+    "eventIdIndex": _Key(
+        "event_id_index",
+        _as_bool,
+        "a keys-only index on eventId, to look an event up by its id alone (one more write unit per event)",
+    ),
     "billingMode": _Key("billing_mode", _as_str, "PAY_PER_REQUEST (on-demand) or PROVISIONED"),
     "writeCapacity": _Key("write_capacity", _as_int, "table write capacity units when PROVISIONED"),
     "readCapacity": _Key("read_capacity", _as_int, "table read capacity units when PROVISIONED"),
     "metricsNamespace": _Key("metrics_namespace", _as_str, "CloudWatch namespace of the consumer's metrics"),
+    "xraySampling": _Key(
+        "xray_sampling",
+        _as_xray_sampling,
+        "X-Ray sampling rule of the consumer: {reservoirPerSecond, fixedRate}; unset: the account's rules",
+    ),
     "logLevel": _Key("log_level", _as_str, "consumer log level (DEBUG, INFO, WARNING, ERROR)"),
     "routePermanentErrorsToDlq": _Key(
         "route_permanent_errors_to_dlq",
@@ -267,10 +304,12 @@ class StackSettings:
     architecture: str = "arm64"
     python_runtime: str = "python3.12"
     deletion_protection: bool = False
+    event_id_index: bool = False
     billing_mode: str = "PAY_PER_REQUEST"
     write_capacity: int = 5
     read_capacity: int = 5
     metrics_namespace: str = "VehiclePipeline"
+    xray_sampling: XraySampling | None = None  # None: the account's sampling rules (by default 1/s + 5%)
     log_level: str = "INFO"
     route_permanent_errors_to_dlq: bool = True
     reserved_concurrency_override: int | None = None
@@ -524,6 +563,17 @@ def _function_rules(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
             )
 
 
+def _tracing_rules(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
+    """The consumer's X-Ray sampling rule, within what X-Ray's CreateSamplingRule takes."""
+    if s.xray_sampling is None:
+        return
+    reservoir, rate = s.xray_sampling
+    if problem := aws_limits.XRAY_RESERVOIR_SIZE.problem(reservoir):
+        yield "xraySampling.reservoirPerSecond", reservoir, problem
+    if not 0 <= rate <= 1:
+        yield "xraySampling.fixedRate", rate, "must be a share between 0 and 1 (1 traces every invocation)"
+
+
 def _kms_rules(s: StackSettings) -> Iterable[tuple[str, Any, str]]:
     """A brought key or a created one, never both."""
     if s.kms_key_arn is not None:
@@ -607,6 +657,7 @@ RULES = (
     _table_rules,
     _function_rules,
     pushback.refusals,
+    _tracing_rules,
     _kms_rules,
     _fleet_rules,
     _producer_rules,

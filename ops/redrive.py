@@ -36,7 +36,12 @@ from typing import Any
 from cli.command_line import OneLineParser, UsageError, entry_point, number, whole_number
 from cli.queue_endpoint import QueueEndpoint, same_endpoint
 from cli.stack_outputs import load_stack_outputs
-from consumer.dead_letters import REASON_ATTRIBUTE, SOURCE_ID_ATTRIBUTE, SQS_MAX_MESSAGE_ATTRIBUTES
+from consumer.dead_letters import (
+    REASON_ATTRIBUTE,
+    SOURCE_ID_ATTRIBUTE,
+    SOURCE_SENT_ATTRIBUTE,
+    SQS_MAX_MESSAGE_ATTRIBUTES,
+)
 from consumer.sqs_event import delete_messages
 from ops.dead_letter_queue import SCAN_VISIBILITY_SECONDS, reason_of, release, scan
 
@@ -68,9 +73,10 @@ def origin_id(message: dict) -> str:
 
 def _resend_entry(message: dict, index: int, fifo: bool) -> dict:
     """The message as its producer sent it, carrying the id of that first message: the last failure's
-    reason is removed (a new failure gets its own), `sourceMessageId` kept or added (SQS's move task keeps
-    attributes too), so the copy, which SQS gives a new messageId, is still known as the same message — to
-    the consumer's idempotency key, to the producer's ledger, and to this redrive if it comes back."""
+    reason is removed (a new failure gets its own), `sourceMessageId` kept or added, with the first message's
+    SentTimestamp as `sourceSentTimestamp` (SQS's move task keeps attributes too), so the copy, which SQS
+    gives a new messageId, is still known as the same message — to the consumer's idempotency key and the
+    time in its item's key, to the producer's ledger, and to this redrive if it comes back."""
     attributes = {
         name: {
             key: value
@@ -82,6 +88,10 @@ def _resend_entry(message: dict, index: int, fifo: bool) -> dict:
     }
     if SOURCE_ID_ATTRIBUTE not in attributes and len(attributes) < SQS_MAX_MESSAGE_ATTRIBUTES:
         attributes[SOURCE_ID_ATTRIBUTE] = {"DataType": "String", "StringValue": message["MessageId"]}
+        # The first message's time goes with its id: the consumer puts it in the item's key.
+        sent = message.get("Attributes", {}).get("SentTimestamp")
+        if sent and SOURCE_SENT_ATTRIBUTE not in attributes and len(attributes) < SQS_MAX_MESSAGE_ATTRIBUTES:
+            attributes[SOURCE_SENT_ATTRIBUTE] = {"DataType": "Number", "StringValue": sent}
     entry: dict[str, Any] = {"Id": str(index), "MessageBody": message["Body"]}
     if attributes:
         entry["MessageAttributes"] = attributes

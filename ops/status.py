@@ -1,4 +1,10 @@
-"""Where is my event? `python -m ops.status EVENT_ID --stack-outputs build/dev-outputs.json`.
+"""Where is my event? `python -m ops.status VEHICLE_ID/EVENT_ID --stack-outputs build/dev-outputs.json`.
+
+The table is keyed by vehicle (infra/resource_spec.py), so an event is looked up with its vehicle:
+`VEHICLE_ID/EVENT_ID`, or `EVENT_ID` with `--vehicle VEHICLE_ID` for every bare id. A stack deployed with
+`eventIdIndex: true` exports its index (`eventIdIndex` output) and finds a bare EVENT_ID alone. One Query on
+the vehicle's partition (its history, read with a filter on eventId: a vehicle's events cost one read unit
+per 4 KB), or one Query on the index then one GetItem.
 
 Answers, in this order (seed 002's status updates):
 - STORED: the item, with its processing status and times (sent, enqueued, first received, stored), the
@@ -10,8 +16,8 @@ Answers, in this order (seed 002's status updates):
 - UNKNOWN: nowhere and the queue is empty: never accepted, or older than the retention period.
 
 Exit status 0 for STORED, 1 otherwise (or when AWS refused a call), so scripts can wait on it; 2 for a
-usage error, found before any call. Reads only: GetItem, the DLQ tool's non-destructive scan, and the
-queue's attributes.
+usage error (a bare EVENT_ID with no vehicle and no index among them), found before any call. Reads only:
+Query (and GetItem with the index), the DLQ tool's non-destructive scan, and the queue's attributes.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from cli.command_line import OneLineParser, entry_point
+from boto3.dynamodb.conditions import Attr, Key
+
+from cli.command_line import OneLineParser, UsageError, entry_point
 from cli.queue_endpoint import QueueEndpoint, same_endpoint
 from cli.stack_outputs import load_stack_outputs
 from ops.dead_letter_queue import NO_REASON, dead_letter_keys, reason_of, scan
@@ -31,6 +39,44 @@ from ops.dead_letter_queue import NO_REASON, dead_letter_keys, reason_of, scan
 PROG = "python -m ops.status"
 
 TIME_FIELDS = ("sentAt", "enqueuedAt", "receivedAt", "storedAt")
+INDEX_OUTPUT = "eventIdIndex"  # the stack output naming the event-id index, when the stack has one
+
+
+@dataclasses.dataclass(frozen=True)
+class EventRef:
+    """An event asked about: its id, and its vehicle when given (the table's partition key)."""
+
+    event_id: str
+    vehicle_id: str | None = None
+
+    @classmethod
+    def parse(cls, text: str, vehicle_id: str | None) -> EventRef:
+        vehicle, slash, event_id = text.rpartition("/")
+        return cls(event_id, vehicle) if slash else cls(text, vehicle_id)
+
+
+def find_item(ref: EventRef, table: Any, index: str | None) -> dict | None:
+    """The stored item of the event: on its vehicle's partition, else through the event-id index; the latest
+    stored when a producer reused the id for several items."""
+    if ref.vehicle_id is not None:
+        query = {
+            "KeyConditionExpression": Key("vehicleId").eq(ref.vehicle_id),
+            "FilterExpression": Attr("eventId").eq(ref.event_id),
+            "ConsistentRead": True,
+        }
+    else:  # an index answers eventually consistent reads only: the item itself is read after it
+        query = {"IndexName": index, "KeyConditionExpression": Key("eventId").eq(ref.event_id)}
+    found: list[dict] = []
+    while True:
+        page = table.query(**query)
+        found += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            break
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    if ref.vehicle_id is None:
+        keys = [{"vehicleId": i["vehicleId"], "eventKey": i["eventKey"]} for i in found]
+        found = [item for key in keys if (item := table.get_item(Key=key, ConsistentRead=True).get("Item"))]
+    return max(found, key=lambda item: int(item.get("storedAt", 0)), default=None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,10 +90,16 @@ class EventStatus:
 
 
 def event_status(
-    event_id: str, table: Any, sqs: Any, queue_url: str, dead_letters: Callable[[], list[dict]]
+    ref: EventRef,
+    table: Any,
+    sqs: Any,
+    queue_url: str,
+    dead_letters: Callable[[], list[dict]],
+    index: str | None = None,
 ) -> EventStatus:
     """`dead_letters` returns the DLQ's messages; it is only called for events not in the table."""
-    item = table.get_item(Key={"eventId": event_id}, ConsistentRead=True).get("Item")
+    event_id = ref.event_id
+    item = find_item(ref, table, index)
     if item:
         detail = {
             "status": item.get("status"),
@@ -85,7 +137,13 @@ def event_status(
 
 def _parser() -> OneLineParser:
     parser = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    parser.add_argument("event_ids", nargs="+", metavar="EVENT_ID")
+    parser.add_argument(
+        "event_ids",
+        nargs="+",
+        metavar="EVENT_ID",
+        help="VEHICLE_ID/EVENT_ID, or EVENT_ID with --vehicle (or on a stack with eventIdIndex: true)",
+    )
+    parser.add_argument("--vehicle", metavar="VEHICLE_ID", help="the vehicle of every bare EVENT_ID")
     parser.add_argument(
         "--stack-outputs",
         required=True,
@@ -98,6 +156,15 @@ def _parser() -> OneLineParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     outputs = load_stack_outputs(args.stack_outputs, ["queueUrl", "dlqUrl", "tableName"])
+    refs = [EventRef.parse(text, args.vehicle) for text in args.event_ids]
+    index = outputs.get(INDEX_OUTPUT) if isinstance(outputs.get(INDEX_OUTPUT), str) else None
+    for ref in refs:
+        if ref.vehicle_id is None and index is None:
+            raise UsageError(
+                f"EVENT_ID {ref.event_id} needs its vehicle: give VEHICLE_ID/{ref.event_id} or --vehicle"
+                " VEHICLE_ID (the table is keyed by vehicle; a stack with eventIdIndex: true finds an event"
+                " by its id alone)"
+            )
     region = outputs.get("region") if isinstance(outputs.get("region"), str) else None
     queue = QueueEndpoint.of(outputs["queueUrl"], f"queueUrl of {args.stack_outputs}", region=region)
     dlq = QueueEndpoint.of(outputs["dlqUrl"], f"dlqUrl of {args.stack_outputs}", region=region)
@@ -106,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sqs = queue.client("sqs")
     # Read the DLQ once for every event asked about, and only if one of them is not stored.
     dead_letters = functools.cache(lambda: scan(sqs, dlq.queue_url))
-    states = [event_status(e, table, sqs, queue.queue_url, dead_letters) for e in args.event_ids]
+    states = [event_status(ref, table, sqs, queue.queue_url, dead_letters, index) for ref in refs]
     for status in states:
         print(status.line())
     return 0 if all(status.state == "STORED" for status in states) else 1

@@ -178,6 +178,13 @@ IN_PROCESS = [
         ["--stack-outputs", "{outputs}"],
         f"the following arguments are required: EVENT_ID {HELP}",
     ),
+    case(
+        "status-event-without-vehicle",
+        status.main,
+        ["e-1", "--stack-outputs", "{outputs}"],
+        "EVENT_ID e-1 needs its vehicle: give VEHICLE_ID/e-1 or --vehicle VEHICLE_ID (the table is keyed by "
+        "vehicle; a stack with eventIdIndex: true finds an event by its id alone)",
+    ),
     # python -m ops.redrive
     case("redrive-missing-outputs", redrive.main, ["--stack-outputs", "{missing}", "peek"], NO_SUCH_FILE),
     case(

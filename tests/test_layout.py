@@ -30,8 +30,8 @@ ALLOWED = {
     "policy": (),
     # The command-line kit knows nothing of what the commands do.
     "cli": ("cli",),
-    # Operator tools read the consumer's dead-letter format.
-    "ops": ("ops", "consumer.dead_letters", "consumer.sqs_event", *COMMAND_LINE),
+    # Operator tools read the consumer's dead-letter format, and key items as it does (the table migration).
+    "ops": ("ops", "consumer.dead_letters", "consumer.sqs_event", "consumer.stored_item", *COMMAND_LINE),
     # The producer side runs against any SQS endpoint: no embedded AWS, no analysis. It reads its inputs as
     # the operator tools do: one-line usage errors, the stack outputs file, the endpoint a queue URL names.
     # Its pipeline view reads the emulator's feed through the feed's own client (standard library only, the

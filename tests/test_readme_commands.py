@@ -1,9 +1,9 @@
 """The README's commands, run as a user runs them.
 
 Every shell command in the README's fenced blocks that a local stack can serve runs here, against a stack
-`make up` started, exactly as written but for the stack outputs path (the test's own) and EVENT_ID (an event
-the test sent), from a shell with no AWS_* variable. The rest are named below with why they are not run. A
-command the README gains is unclassified until this file says what it is: the test fails.
+`make up` started, exactly as written but for the stack outputs path (the test's own) and VEHICLE_ID/EVENT_ID
+(an event the test sent), from a shell with no AWS_* variable. The rest are named below with why they are not
+run. A command the README gains is unclassified until this file says what it is: the test fails.
 """
 
 from __future__ import annotations
@@ -106,10 +106,11 @@ def users_shell(home: Path) -> dict[str, str]:
     return {**environment, "HOME": str(home)}
 
 
-def as_written(command: str, outputs: Path, event_id: str = "") -> str:
+def as_written(command: str, outputs: Path, event: str = "") -> str:
+    """The command with the test's outputs path, and VEHICLE_ID/EVENT_ID an event the stack stored."""
     for path in OUTPUTS_PATHS:
         command = command.replace(path, str(outputs))
-    return command.replace("EVENT_ID", event_id)
+    return command.replace("VEHICLE_ID/EVENT_ID", event)
 
 
 def shell(command: str, home: Path) -> subprocess.CompletedProcess:
@@ -125,12 +126,13 @@ def shell(command: str, home: Path) -> subprocess.CompletedProcess:
 
 
 def stored_event(outputs: Path) -> str:
-    """An event the project's producers sent and the stack stored (the produce line ran first)."""
+    """VEHICLE_ID/EVENT_ID of an event the project's producers sent and the stack stored (the produce line
+    ran first)."""
     ledger = Path(json.loads(outputs.read_text())["ledgerDir"])
     entries = [
         json.loads(line) for path in ledger.glob("ledger-*.jsonl") for line in path.read_text().splitlines()
     ]
-    return next(entry["eventId"] for entry in entries if not entry["poison"])
+    return next(f"{entry['vehicleId']}/{entry['eventId']}" for entry in entries if not entry["poison"])
 
 
 def expected(command: str) -> tuple[int, str]:
@@ -160,7 +162,7 @@ def order(command: str) -> int:
 @pytest.mark.parametrize("command", sorted(RUN, key=order), ids=lambda c: c[:90])
 def test_the_readme_command_works_against_a_local_stack(stack, command):
     outputs, home = stack
-    line = as_written(command, outputs, stored_event(outputs) if "EVENT_ID" in command else "")
+    line = as_written(command, outputs, stored_event(outputs) if "VEHICLE_ID/EVENT_ID" in command else "")
     if line.startswith("aws "):
         line = f"{EXPORTS} && {line}"
 

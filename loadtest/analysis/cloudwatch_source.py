@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from infra.resource_spec import VEHICLE_INDEX
+from infra.resource_spec import EVENT_ID_INDEX
 from loadtest.cloudwatch_queries import PERIOD_S, metric_query, metric_series, queue_name
 
 __all__ = ["PERIOD_S", "metric_query"]  # the query builder lives with the producer side, which reads it too
@@ -118,7 +118,7 @@ COST_TOTALS = [
 def cost_queries(outputs: dict[str, str]) -> list[dict[str, Any]]:
     names = {
         **resource_names(outputs),
-        "index": VEHICLE_INDEX,
+        "index": EVENT_ID_INDEX,  # the optional index (eventIdIndex): none, no data points, 0
         "log_group": f"/aws/lambda/{outputs['functionName']}",
     }
     return [

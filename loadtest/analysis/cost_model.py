@@ -9,7 +9,11 @@ one `PriceBook` (aws_prices.json, or `--prices FILE`):
 - seed-style (`seed_style`): what the seeds do, one SendMessage per event, one receive-process-delete per
   message (a batch of one), one put_item per record, on the same function, table and observability;
 - the EC2 worker fleet (`FleetDesign`): `python -m consumer.worker` on t4g.small instances, as many as the
-  event rate needs at the measured throughput of one busy consumer, never fewer than the minimum.
+  event rate needs at the measured throughput of one busy consumer, never fewer than the minimum;
+- the floor (`floor_month`): the least a month of events can cost with a stack's settings while each event is
+  stored once — its write units alone (no index, no retry), SQS send, receive and delete in calls of 10, one
+  invocation per batch at the measured duration, and nothing else (no logs, traces, metrics or alarms).
+  `design ÷ floor` is what the design adds to what storing the events needs.
 
 Requests and sizes per event come from the run; the rules that turn them into billed units (64 KiB per SQS
 request, 1 KB per write unit and per index entry, X-Ray's sampling, the KMS data-key period) are data too.
@@ -79,6 +83,10 @@ class LambdaDesign:
     alarm_metrics: int
     dashboards: int = DASHBOARDS
     traced: bool = True
+    # The stack's X-Ray sampling rule (reservoir a second, fixed rate); None: X-Ray's default rule.
+    sampling: tuple[int, float] | None = None
+    # Write units per event in the table's indexes; None: as measured (the run's own table).
+    index_write_units: float | None = None
     messages_per_send: float | None = None  # None: as measured (the producer's batches)
     messages_per_receive: float | None = None  # None: as measured (Lambda's poller asks for up to 10)
     messages_per_delete: int = DELETE_BATCH
@@ -94,7 +102,15 @@ class LambdaDesign:
             customer_managed_key=settings.customer_managed_key,
             producer_principals=max(1, len(settings.producer_principals)),
             alarm_metrics=STACK_ALARM_METRICS if settings.alarms_enabled else 0,
+            sampling=tuple(settings.xray_sampling) if settings.xray_sampling else None,
+            index_write_units=stack_index_write_units(settings),
         )
+
+
+def stack_index_write_units(settings: StackSettings) -> float:
+    """Write units an event costs in the stack's indexes: none, or one for the keys-only event-id index (its
+    entry, the keys alone, is far below the 1 KB a unit writes)."""
+    return 1.0 if settings.event_id_index else 0.0
 
 
 def seed_style(settings: StackSettings) -> LambdaDesign:
@@ -120,6 +136,7 @@ class FleetDesign:
     alarm_metrics: int = FLEET_ALARM_METRICS
     dashboards: int = DASHBOARDS
     volume_gb: int = ROOT_VOLUME_GB
+    index_write_units: float | None = None  # None: as measured
 
     @classmethod
     def for_stack(cls, name: str, settings: StackSettings, msgs_per_s_per_instance: float) -> FleetDesign:
@@ -131,6 +148,7 @@ class FleetDesign:
             fifo=settings.fifo,
             customer_managed_key=settings.customer_managed_key,
             producer_principals=max(1, len(settings.producer_principals)),
+            index_write_units=stack_index_write_units(settings),
         )
 
     def instance_price_key(self) -> str:
@@ -156,10 +174,14 @@ def platform_log_bytes(memory_mb: int, traced: bool) -> int:
     return sum(len(line.encode()) for line in lines)
 
 
-def traces_recorded(invocations: float, prices: PriceBook) -> float:
-    """The default sampling rule: the first request each second, then a fixed share of the rest."""
-    reservoir = min(invocations, prices.rule("xray_reservoir_per_second") * month_seconds(prices))
-    return reservoir + prices.rule("xray_fixed_rate") * (invocations - reservoir)
+def traces_recorded(
+    invocations: float, prices: PriceBook, sampling: tuple[int, float] | None = None
+) -> float:
+    """A sampling rule (the stack's, else X-Ray's default): the first `reservoir` requests each second, then
+    a fixed share of the rest. The reservoir is the rule's, shared by every instance of the function."""
+    per_second, rate = sampling or (prices.rule("xray_reservoir_per_second"), prices.rule("xray_fixed_rate"))
+    reservoir = min(invocations, per_second * month_seconds(prices))
+    return reservoir + rate * (invocations - reservoir)
 
 
 def _sqs_items(
@@ -195,20 +217,20 @@ def _sqs_items(
     ]
 
 
-def _storage_items(usage: Usage, prices: PriceBook, events: float) -> list[LineItem]:
+def _storage_items(
+    usage: Usage, prices: PriceBook, events: float, index_units: float | None = None
+) -> list[LineItem]:
+    """The table's write units, and its indexes' (`index_units` an event; None: as the run measured)."""
     price = prices.price("dynamodb_write_request_units_per_million") / 1e6
-    return [
+    per_event = usage.index_write_units_per_event if index_units is None else index_units
+    items = [
         LineItem(
             "DynamoDB", "write request units, table", events * usage.table_write_units_per_event, "WRU", price
-        ),
-        LineItem(
-            "DynamoDB",
-            "write request units, byVehicle index",
-            events * usage.index_write_units_per_event,
-            "WRU",
-            price,
-        ),
+        )
     ]
+    if per_event:
+        items.append(LineItem("DynamoDB", "write request units, indexes", events * per_event, "WRU", price))
+    return items
 
 
 def _fixed_items(
@@ -270,7 +292,7 @@ def lambda_month(design: LambdaDesign, usage: Usage, prices: PriceBook, events: 
     gb_seconds = invocations * billed_ms / 1000 * design.memory_mb / 1024
     platform = 0 if usage.log_bytes_include_platform else platform_log_bytes(design.memory_mb, design.traced)
     log_gb = invocations * (usage.log_bytes.at(records) + platform) / prices.rule("bytes_per_gb")
-    traces = traces_recorded(invocations, prices) if design.traced else 0.0
+    traces = traces_recorded(invocations, prices, design.sampling) if design.traced else 0.0
     per_send = design.messages_per_send or usage.messages_per_send
     idle_pollers = prices.rule("lambda_idle_pollers")
     return [
@@ -289,7 +311,7 @@ def lambda_month(design: LambdaDesign, usage: Usage, prices: PriceBook, events: 
             "GB-s",
             prices.price(f"lambda_gb_second_{design.architecture}"),
         ),
-        *_storage_items(usage, prices, events),
+        *_storage_items(usage, prices, events, design.index_write_units),
         LineItem(
             "CloudWatch", "log ingestion", log_gb, "GB", prices.price("cloudwatch_logs_ingestion_per_gb")
         ),
@@ -301,6 +323,44 @@ def lambda_month(design: LambdaDesign, usage: Usage, prices: PriceBook, events: 
             prices.price("xray_traces_recorded_per_million") / 1e6,
         ),
         *_fixed_items(design, prices, usage.custom_metrics),
+    ]
+
+
+def floor_month(design: LambdaDesign, usage: Usage, prices: PriceBook, events: float) -> list[LineItem]:
+    """The least a month of `events` costs with the design's settings (batch size and fill, memory,
+    architecture, queue type) while each event is stored once: every line item is one the mission needs."""
+    sqs_price = prices.price(
+        "sqs_fifo_requests_per_million" if design.fifo else "sqs_standard_requests_per_million"
+    )
+    records = records_per_invocation(design, usage)
+    invocations = events / records
+    calls = events / DELETE_BATCH
+    billed_ms = math.ceil(usage.batch_ms.at(records))
+    return [
+        LineItem("SQS", "SendMessageBatch of 10", calls, "requests", sqs_price / 1e6),
+        LineItem("SQS", "ReceiveMessage of 10", calls, "requests", sqs_price / 1e6),
+        LineItem("SQS", "DeleteMessageBatch of 10", calls, "requests", sqs_price / 1e6),
+        LineItem(
+            "Lambda",
+            "invocations",
+            invocations,
+            "requests",
+            prices.price("lambda_requests_per_million") / 1e6,
+        ),
+        LineItem(
+            "Lambda",
+            f"duration ({design.memory_mb} MB, {design.architecture}, {billed_ms} ms a batch)",
+            invocations * billed_ms / 1000 * design.memory_mb / 1024,
+            "GB-s",
+            prices.price(f"lambda_gb_second_{design.architecture}"),
+        ),
+        LineItem(
+            "DynamoDB",
+            "write request units, each event once",
+            events * max(1.0, usage.table_write_units_per_event),
+            "WRU",
+            prices.price("dynamodb_write_request_units_per_million") / 1e6,
+        ),
     ]
 
 
@@ -340,7 +400,7 @@ def fleet_month(design: FleetDesign, usage: Usage, prices: PriceBook, events: fl
             "instance-hours",
             hourly,
         ),
-        *_storage_items(usage, prices, events),
+        *_storage_items(usage, prices, events, design.index_write_units),
         *_fixed_items(design, prices, 0),
     ]
 

@@ -7,7 +7,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
-from consumer.event_store import DynamoEventStore
+from consumer.batch_write import PROXY_VARIABLES, ClientWriter, SignedHttpWriter
+from consumer.event_store import DynamoEventStore, _plain_client
 from consumer.stored_item import build_item
 from consumer.vehicle_event import parse_vehicle_event
 from tests.lambda_events import sqs_record, vehicle_body
@@ -82,14 +83,28 @@ def test_a_resource_is_given_a_plain_client_and_items_are_stored_as_before(dynam
         Decimal(15000),
         Decimal(1),
     )
+    assert item["eventKey"] == "1790000000000#e1"
 
 
-def test_the_client_the_store_makes_leaves_validation_to_dynamodb(table):
-    # GIVEN a request only botocore's client-side validation would refuse (a number given as an int)
-    client = DynamoEventStore(SPEC.table_name)._client
-    request = {SPEC.table_name: [{"PutRequest": {"Item": {"eventId": {"S": "e1"}, "year": {"N": 2020}}}}]}
+def test_the_client_of_the_proxy_path_leaves_validation_and_retries_to_dynamodb_and_the_store(table):
+    # GIVEN the client the store sends through when a proxy is configured, and a request only botocore's
+    # client-side validation would refuse (a number given as an int)
+    client = _plain_client()
+    request = {SPEC.table_name: [{"PutRequest": {"Item": {"vehicleId": {"S": "V"}, "year": {"N": 2020}}}}]}
 
-    # WHEN the store's own client sends it, THEN DynamoDB answers (no ParamValidationError, no walk of the
-    # request before it leaves: that walk was an eighth of the consumer's CPU), and refuses it
+    # WHEN it is sent, THEN DynamoDB answers (no ParamValidationError, no walk of the request before it
+    # leaves: that walk was an eighth of the consumer's CPU), and refuses it; botocore makes one attempt, the
+    # store retries within the invocation's deadline
     with pytest.raises(ClientError):
         client.batch_write_item(RequestItems=request)
+    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 1}
+
+
+def test_the_store_sends_through_the_signed_writer_unless_a_proxy_is_configured(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert isinstance(DynamoEventStore("events")._writer, SignedHttpWriter)
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert isinstance(DynamoEventStore("events")._writer, ClientWriter)

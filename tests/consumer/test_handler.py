@@ -4,6 +4,7 @@ import time
 from decimal import Decimal
 
 import boto3
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from consumer import handler
@@ -89,19 +90,68 @@ def test_duplicate_within_one_batch_is_stored_once_and_both_succeed(store, table
     assert handler.processor.outcome.duplicates_in_batch == 1
 
 
-def test_vehicle_history_is_queryable_in_time_order(store, table):
+def history(table, vehicle_id: str) -> list[dict]:
+    """A vehicle's history as a reader gets it: one Query on its partition, in sort-key (time) order."""
+    return table.query(KeyConditionExpression=Key("vehicleId").eq(vehicle_id), ConsistentRead=True)["Items"]
+
+
+def test_vehicle_history_is_one_query_on_the_table_in_time_order(store, table):
     sent = [1_790_000_003_000, 1_790_000_001_000, 1_790_000_002_000]
     invoke(
         *(sqs_record(vehicle_body(f"e{i}", vehicle_id="VH7", sent_at=t), f"m{i}") for i, t in enumerate(sent))
     )
     invoke(sqs_record(vehicle_body("other", vehicle_id="VH8"), "m9"))
 
-    history = table.query(
-        IndexName="byVehicle",
-        KeyConditionExpression="vehicleId = :v",
-        ExpressionAttributeValues={":v": "VH7"},
-    )["Items"]
-    assert [item["eventId"] for item in history] == ["e1", "e2", "e0"]
+    items = history(table, "VH7")
+    assert [item["eventId"] for item in items] == ["e1", "e2", "e0"]
+    assert [item["eventKey"] for item in items] == [
+        "1790000001000#e1",
+        "1790000002000#e2",
+        "1790000003000#e0",
+    ]
+    assert [item["eventTime"] for item in items] == sorted(sent)
+
+
+def test_each_event_is_one_item_and_nothing_else_is_written(store, table):
+    # GIVEN the table as the stacks declare it (no index), WHEN an event is stored, THEN one item is written
+    assert "GlobalSecondaryIndexes" not in SPEC.dynamodb_create_table_args()
+    invoke(sqs_record(vehicle_body("evt-1", sent_at=1_790_000_000_000), "m1"))
+    assert not table.global_secondary_indexes
+    assert [item["eventKey"] for item in scan_all(table)] == ["1790000000000#evt-1"]
+
+
+def test_a_resend_of_an_event_without_sent_at_keeps_one_item(store, table):
+    # GIVEN an eventId without sentAt in two messages (a producer's resend): each has its own SentTimestamp
+    first = sqs_record(vehicle_body("evt-9"), "m1")
+    again = sqs_record(vehicle_body("evt-9"), "m2")
+    again["attributes"]["SentTimestamp"] = str(int(first["attributes"]["SentTimestamp"]) + 5_000)
+
+    invoke(first)
+    invoke(again)
+
+    # THEN only the id is in the key (its time is 0): one item, first in its vehicle's history
+    [item] = scan_all(table)
+    assert (item["eventKey"], item["messageId"]) == ("0000000000000#evt-9", "m2")
+
+
+def test_a_copy_redrive_of_a_body_without_ids_overwrites_its_first_item(store, table):
+    # GIVEN seed 004's example stored once, keyed by its messageId and its SentTimestamp
+    first = sqs_record(SEED_EXAMPLE, "m-first")
+    invoke(first)
+    # WHEN a copy comes back through the DLQ tool's redrive: a new messageId and SentTimestamp, carrying the
+    # first message's id and time
+    copy = sqs_record(SEED_EXAMPLE, "m-copy")
+    copy["attributes"]["SentTimestamp"] = str(int(first["attributes"]["SentTimestamp"]) + 60_000)
+    copy["messageAttributes"] = {
+        "sourceMessageId": {"stringValue": "m-first", "dataType": "String"},
+        "sourceSentTimestamp": {"stringValue": first["attributes"]["SentTimestamp"], "dataType": "Number"},
+    }
+    invoke(copy)
+
+    # THEN one item: the same key, now written by the copy
+    [item] = scan_all(table)
+    assert item["eventKey"] == f"{first['attributes']['SentTimestamp']}#m-first"
+    assert (item["eventId"], item["keySource"], item["messageId"]) == ("m-first", "sourceMessageId", "m-copy")
 
 
 class FlakyDynamoDB:

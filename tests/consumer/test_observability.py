@@ -22,7 +22,7 @@ def test_emf_metrics_have_the_designed_names_units_and_dimensions(store, capsys)
     invoke(
         sqs_record(vehicle_body("e1", sent_at=1_790_000_000_000), "m1"),
         sqs_record("oops", "m2"),
-        sqs_record(vehicle_body("e1"), "m3"),
+        sqs_record(vehicle_body("e1", sent_at=1_790_000_000_000), "m3"),
     )
 
     documents = emf_documents(capsys.readouterr().out)
@@ -46,25 +46,36 @@ def test_emf_metrics_have_the_designed_names_units_and_dimensions(store, capsys)
     }
     [reason_doc] = [doc for doc in documents if "RecordsFailedByReason" in doc]
     assert (reason_doc["reason"], reason_doc["service"]) == ("not_json", "vehicle-consumer")
-    assert len(definitions["EndToEndLatency"][2]) == 1 and definitions["EndToEndLatency"][2][0] > 0
+    # one latency per record stored (the duplicate's delivery too)
+    latencies = definitions["EndToEndLatency"][2]
+    assert len(latencies) == 2 and min(latencies) > 0
 
 
-# Runs the real handler as Lambda would (tracing on), with moto standing in for DynamoDB.
+# Runs the real handler as Lambda would (tracing on), with moto_server standing in for DynamoDB: the store
+# sends over HTTP (consumer/batch_write.py), which moto's in-process mock would not see.
 _TRACED_INVOCATION = """
+import os, sys
 import boto3
-from moto import mock_aws
+from moto.server import ThreadedMotoServer
 from infra.resource_spec import StackSpec
 from infra.settings import StackSettings
 from tests.lambda_events import LambdaContext, sqs_event, sqs_record, vehicle_body
 
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+host, port = server.get_host_and_port()
+os.environ.update(AWS_ENDPOINT_URL=f"http://{host}:{port}", AWS_ACCESS_KEY_ID="testing",
+                  AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
 spec = StackSpec("test", StackSettings())
-with mock_aws():
-    boto3.client("dynamodb").create_table(**spec.dynamodb_create_table_args())
-    from consumer import handler
-    valid = sqs_record(vehicle_body("evt-traced", vehicle_id="VH42"), "m1")
-    event = sqs_event(valid, sqs_record("bad", "m2"))
-    print(handler.lambda_handler(event, LambdaContext()))
+boto3.client("dynamodb").create_table(**spec.dynamodb_create_table_args())
+from consumer import handler
+count = int(sys.argv[1])
+records = [sqs_record(vehicle_body(f"evt-{i:03d}", vehicle_id="VH42"), f"m{i}") for i in range(count)]
+event = sqs_event(*records, sqs_record("bad", "m-bad"))
+print(handler.lambda_handler(event, LambdaContext()))
+server.stop()
 """
+TABLE = "vehicle-pipeline-test-vehicle-history"
 
 
 def _walk(segment: dict):
@@ -73,23 +84,23 @@ def _walk(segment: dict):
         yield from _walk(child)
 
 
-def test_xray_segments_reach_the_daemon_with_dynamodb_subsegment_and_annotations():
+def traced_segments(records: int) -> tuple[str, list[dict]]:
+    """The child's stdout, and every segment and subsegment it sent to a local daemon (its datagrams)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
         daemon.bind(("127.0.0.1", 0))
         daemon.settimeout(0.5)
-        trace_id = "1-6740f3a0-0123456789abcdef01234567"
         env = {
             **os.environ,
             "LAMBDA_TASK_ROOT": str(REPO),
             "AWS_LAMBDA_FUNCTION_NAME": "consumer",
-            "_X_AMZN_TRACE_ID": f"Root={trace_id};Parent=53995c3f42cd8ad8;Sampled=1",
+            "_X_AMZN_TRACE_ID": f"Root={TRACE_ID};Parent=53995c3f42cd8ad8;Sampled=1",
             "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
-            "TABLE_NAME": "vehicle-pipeline-test-vehicle-events",
+            "TABLE_NAME": TABLE,
             "PYTHONPATH": str(REPO),
         }
         env.pop("POWERTOOLS_TRACE_DISABLED", None)
         child = subprocess.run(
-            [sys.executable, "-c", _TRACED_INVOCATION],
+            [sys.executable, "-c", _TRACED_INVOCATION, str(records)],
             env=env,
             cwd=REPO,
             capture_output=True,
@@ -97,64 +108,52 @@ def test_xray_segments_reach_the_daemon_with_dynamodb_subsegment_and_annotations
             timeout=60,
         )
         assert child.returncode == 0, child.stderr
-        assert "{'batchItemFailures': [{'itemIdentifier': 'm2'}]}" in child.stdout
         segments = []
         while True:  # bounded: the daemon socket times out once the child's datagrams are read
             try:
                 datagram, _ = daemon.recvfrom(65536)
             except TimeoutError:
-                break
+                return child.stdout, segments
             header, _, body = datagram.decode().partition("\n")
             assert json.loads(header) == {"format": "json", "version": 1}
             segments.extend(_walk(json.loads(body)))
 
-    assert {segment["trace_id"] for segment in segments if "trace_id" in segment} == {trace_id}
-    dynamodb = [s for s in segments if s.get("namespace") == "aws" and s.get("name") == "dynamodb"]
-    assert [s["aws"]["operation"] for s in dynamodb] == ["BatchWriteItem"]
-    # the X-Ray SDK records RequestItems' keys as the table names
-    assert "vehicle-pipeline-test-vehicle-events" in dynamodb[0]["aws"]["table_names"]
-    records = [s for s in segments if s.get("name") == "## consumer.handler.record_handler"]
-    assert [(s["annotations"], bool(s.get("fault") or s.get("error"))) for s in records] == [
-        ({"eventId": "evt-traced", "vehicleId": "VH42"}, False),
-        ({"rejected": "not_json"}, True),
+
+TRACE_ID = "1-6740f3a0-0123456789abcdef01234567"
+
+
+def test_a_batch_is_traced_once_its_ids_annotated_its_write_a_dynamodb_subsegment():
+    # GIVEN a batch of one valid event and one invalid body, WHEN the handler runs as Lambda with tracing on
+    stdout, segments = traced_segments(1)
+
+    assert "{'batchItemFailures': [{'itemIdentifier': 'm-bad'}]}" in stdout
+    assert {segment["trace_id"] for segment in segments if "trace_id" in segment} == {TRACE_ID}
+    # THEN the handler's subsegment holds the batch's event ids, no record has a subsegment of its own
+    [handler_segment] = [s for s in segments if s.get("name") == "## lambda_handler"]
+    assert handler_segment["annotations"]["eventId"] == "evt-000"
+    assert not [s for s in segments if "record_handler" in s.get("name", "")]
+    # the store's BatchWriteItem is one dynamodb subsegment, as the X-Ray SDK's botocore patch records it,
+    # and http.client adds none of its own
+    [dynamodb] = [s for s in segments if s.get("namespace") == "aws" and s.get("name") == "dynamodb"]
+    assert (dynamodb["aws"]["operation"], dynamodb["aws"]["table_names"]) == ("BatchWriteItem", [TABLE])
+    assert dynamodb["http"]["response"]["status"] == 200 and dynamodb["aws"]["request_id"]
+    assert not [s for s in segments if s.get("namespace") == "remote"]
+    # the invalid body is recorded apart, as an error with its reason
+    [rejected] = [s for s in segments if s.get("name") == "## rejected records"]
+    assert (rejected["annotations"], rejected.get("error")) == ({"rejected": "not_json"}, True)
+    assert rejected["metadata"]["vehicle-consumer"]["records"] == [
+        {"messageId": "m-bad", "reason": "not_json"}
     ]
-    [failed] = [s for s in records if s.get("fault") or s.get("error")]
-    assert failed["cause"]["exceptions"][0]["type"] == "InvalidEvent"
 
 
-def _traced_segments() -> list[dict]:
-    """Every segment and subsegment the traced invocation above sends to a local daemon."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
-        daemon.bind(("127.0.0.1", 0))
-        daemon.settimeout(0.5)
-        env = {
-            **os.environ,
-            "LAMBDA_TASK_ROOT": str(REPO),
-            "AWS_LAMBDA_FUNCTION_NAME": "consumer",
-            "_X_AMZN_TRACE_ID": "Root=1-6740f3a0-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1",
-            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
-            "TABLE_NAME": "vehicle-pipeline-test-vehicle-events",
-            "PYTHONPATH": str(REPO),
-        }
-        env.pop("POWERTOOLS_TRACE_DISABLED", None)
-        child = subprocess.run(
-            [sys.executable, "-c", _TRACED_INVOCATION], env=env, cwd=REPO, capture_output=True, timeout=60
-        )
-        assert child.returncode == 0, child.stderr
-        segments = []
-        while True:  # bounded: the daemon socket times out once the child's datagrams are read
-            try:
-                datagram, _ = daemon.recvfrom(65536)
-            except TimeoutError:
-                return segments
-            segments.extend(_walk(json.loads(datagram.decode().partition("\n")[2])))
+def test_a_large_batch_keeps_every_id_searchable_within_x_rays_annotation_limits():
+    # GIVEN 100 events (prod's batch size), WHEN traced
+    _, segments = traced_segments(100)
 
-
-def test_record_subsegments_carry_their_annotations_not_the_stored_item():
-    # The item is in DynamoDB already; as metadata it made every record's datagram ~930 bytes and cost a
-    # serialization per record. An error is still recorded with its exception, as Powertools captures it.
-    records = [s for s in _traced_segments() if s.get("name") == "## consumer.handler.record_handler"]
-    [stored] = [s for s in records if "eventId" in s["annotations"]]
-    [rejected] = [s for s in records if "rejected" in s["annotations"]]
-    assert "metadata" not in stored
-    assert list(rejected["metadata"]["vehicle-consumer"]) == ["consumer.handler.record_handler error"]
+    # THEN every id is in an eventId annotation of at most 1,000 characters, and the trace holds at most
+    # the 50 annotations X-Ray indexes
+    annotations = [a for s in segments for a in s.get("annotations", {}).items()]
+    ids = [a for a in annotations if a[0] == "eventId" or a[0].startswith("eventId_")]
+    assert all(len(value) <= 1000 for _, value in ids)
+    assert sorted(" ".join(value for _, value in ids).split()) == [f"evt-{i:03d}" for i in range(100)]
+    assert len(annotations) <= 50

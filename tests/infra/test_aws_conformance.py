@@ -231,13 +231,13 @@ def test_grants_aws_would_refuse_or_never_apply_are_found(dev):
 def test_an_unused_attribute_definition_or_an_undefined_key_attribute_is_found(dev):
     table = dev.one("aws:dynamodb/table:Table")
     extra = [*table.inputs["attributes"], {"name": "color", "type": "S"}]
-    missing = [attribute for attribute in table.inputs["attributes"] if attribute["name"] != "eventTime"]
+    missing = [attribute for attribute in table.inputs["attributes"] if attribute["name"] != "eventKey"]
 
     assert dynamodb_keys.table_key_findings({**table.inputs, "attributes": extra}) == [
         "attribute 'color' is defined but used by no key or index (CreateTable rejects it)"
     ]
     assert dynamodb_keys.table_key_findings({**table.inputs, "attributes": missing}) == [
-        "key attribute 'eventTime' has no attribute definition"
+        "key attribute 'eventKey' has no attribute definition"
     ]
 
 

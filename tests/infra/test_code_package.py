@@ -86,12 +86,14 @@ def run_isolated(code: str, package_dir: Path, *args: str) -> dict:
 CONSUMER_PACKAGE = [
     "consumer/__init__.py",
     "consumer/batch_processor.py",
+    "consumer/batch_write.py",
     "consumer/configuration.py",
     "consumer/dead_letters.py",
     "consumer/event_store.py",
     "consumer/handler.py",
     "consumer/sqs_event.py",
     "consumer/stored_item.py",
+    "consumer/tracing.py",
     "consumer/vehicle_event.py",
 ]
 WORKER_PACKAGE = sorted([*CONSUMER_PACKAGE, "consumer/worker.py"])

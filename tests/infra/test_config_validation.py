@@ -198,6 +198,30 @@ INVALID = [
         "maxReceiveCount, or lower the concurrency",
         id="provisioned-table-overrun-low-receive-count",
     ),
+    # The X-Ray sampling rule, as the engine hands a structured value over (a JSON string).
+    pytest.param(
+        {"xraySampling": '{"reservoirPerSecond": 1, "fixedRate": 1.5}'},
+        "xraySampling.fixedRate = 1.5: must be a share between 0 and 1 (1 traces every invocation)",
+        id="sampling-rate-above-1",
+    ),
+    pytest.param(
+        {"xraySampling": '{"reservoirPerSecond": -1, "fixedRate": 0.1}'},
+        "xraySampling.reservoirPerSecond = -1: must be 0–2147483647",
+        id="sampling-negative-reservoir",
+    ),
+    pytest.param(
+        {"xraySampling": '{"fixedRate": 0.1}'},
+        "xraySampling = '{\"fixedRate\": 0.1}': must be a mapping with reservoirPerSecond and fixedRate, "
+        "e.g. {reservoirPerSecond: 1, fixedRate: 0.05}",
+        id="sampling-without-reservoir",
+    ),
+    pytest.param(
+        {"xraySampling": '{"reservoirPerSecond": "one", "fixedRate": 0.1}'},
+        'xraySampling = \'{"reservoirPerSecond": "one", "fixedRate": 0.1}\': reservoirPerSecond must '
+        "be an integer and fixedRate a number",
+        id="sampling-not-numbers",
+    ),
+    pytest.param({"eventIdIndex": "yes"}, "eventIdIndex = 'yes': must be true or false", id="index-not-bool"),
 ]
 
 

@@ -16,7 +16,8 @@ TYPES = {
 # A project declares string, integer, boolean or array keys only (simpleConfigType in pulumi/pulumi's
 # sdk/go/common/workspace/project.json): a mapping such as provisionedPollers cannot be declared, and the
 # engine type-checks declared keys only, so it reaches the program as JSON and infra/settings.py checks it.
-UNDECLARABLE = {settings._as_provisioned_pollers}
+# xraySampling ({reservoirPerSecond, fixedRate}) likewise.
+UNDECLARABLE = {settings._as_provisioned_pollers, settings._as_xray_sampling}
 
 
 def test_project_declares_exactly_the_settings_keys_with_their_types():

@@ -15,7 +15,8 @@ import pulumi
 from infra import policies
 from infra.code_package import package_files
 from infra.powertools_layer import parameter_name
-from infra.settings import SQS_MAX_RETENTION_SECONDS, region_of
+from infra.resource_spec import StackSpec
+from infra.settings import SQS_MAX_RETENTION_SECONDS, from_stack_file, region_of
 from tests.infra.pulumi_harness import Resource, powertools_parameter, run_program, stacks
 
 QUEUE = "aws:sqs/queue:Queue"
@@ -26,6 +27,7 @@ MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+SAMPLING_RULE = "aws:xray/samplingRule:SamplingRule"
 TLS_ONLY = {"Bool": {"aws:SecureTransport": "false"}}
 
 
@@ -57,16 +59,57 @@ def test_each_component_declares_exactly_its_resources(graph, spec):
         ("aws:sqs/redriveAllowPolicy:RedriveAllowPolicy", "events-dlq-redrive-allow"),
     ]
     assert children("vehicle-pipeline:infra:EventTable") == [(TABLE, "vehicle-events-table")]
-    assert children("vehicle-pipeline:infra:ConsumerFunction") == [
-        (LOG_GROUP, "consumer-logs"),
-        (ROLE, "consumer-role"),
-        (ROLE_POLICY, "consumer-role-policy"),
-        (MAPPING, "consumer-event-source"),
-        (FUNCTION, "consumer-function"),
-    ]
+    sampling = [(SAMPLING_RULE, "consumer-sampling-rule")] if spec.settings.xray_sampling else []
+    assert children("vehicle-pipeline:infra:ConsumerFunction") == sorted(
+        [
+            (LOG_GROUP, "consumer-logs"),
+            (ROLE, "consumer-role"),
+            (ROLE_POLICY, "consumer-role-policy"),
+            (MAPPING, "consumer-event-source"),
+            (FUNCTION, "consumer-function"),
+            *sampling,
+        ]
+    )
     made_key = [("aws:kms/alias:Alias", "encryption-alias"), ("aws:kms/key:Key", "encryption-key")]
     assert children("vehicle-pipeline:infra:EncryptionKey") == (
         made_key if spec.settings.create_kms_key else []
+    )
+
+
+def test_the_consumer_is_sampled_by_its_stacks_rule_or_the_accounts(graph, spec):
+    # dev traces a fixed share of its invocations, prod every one up to a second and a share beyond; a stack
+    # without xraySampling declares no rule and X-Ray's own (by default 1 a second and 5 %) apply
+    expected = {"dev": (0, 0.2), "prod": (1, 0.01)}.get(spec.stack)
+    assert (tuple(spec.settings.xray_sampling) if spec.settings.xray_sampling else None) == expected
+    rules = graph.of_type(SAMPLING_RULE)
+    if expected is None:
+        assert rules == []
+        return
+    [rule] = rules
+    assert {key: rule.inputs[key] for key in ("reservoirSize", "fixedRate")} == {
+        "reservoirSize": expected[0],
+        "fixedRate": expected[1],
+    }
+    # matched by the function's name only: the rule is this stack's, whatever else the account runs
+    assert (rule.inputs["serviceName"], rule.inputs["ruleName"]) == (
+        spec.function_name,
+        spec.sampling_rule_name,
+    )
+    assert {rule.inputs[key] for key in ("serviceType", "host", "httpMethod", "urlPath", "resourceArn")} == {
+        "*"
+    }
+    assert (rule.inputs["priority"], rule.inputs["version"]) == (1000, 1)
+    assert graph.one(FUNCTION, "consumer-function").inputs["tracingConfig"] == {"mode": "Active"}
+
+
+def test_a_long_stack_name_still_gets_a_sampling_rule_name_x_ray_takes():
+    graph = run_program("provisioned", {"xraySampling": {"reservoirPerSecond": 2, "fixedRate": 0.5}})
+    [rule] = graph.of_type(SAMPLING_RULE)
+    assert (
+        rule.inputs["ruleName"] == StackSpec("provisioned", from_stack_file("provisioned")).sampling_rule_name
+    )
+    assert len(rule.inputs["ruleName"]) <= 32 and rule.inputs["ruleName"].startswith(
+        "vehicle-pipeline-provis"
     )
 
 
@@ -144,27 +187,34 @@ def test_no_allow_statement_grants_wildcards(graph):
 
 
 def test_table_has_the_key_design_encryption_key_and_stack_deletion_protection(graph, spec):
+    # One write per event: keyed for a vehicle's history (vehicle, then time and event id), no index.
     table = graph.one(TABLE)
     s = spec.settings
-    assert table.inputs["name"] == spec.table_name
-    assert table.inputs["hashKey"] == "eventId"
+    assert table.inputs["name"] == spec.table_name == f"{spec.prefix}-vehicle-history"
+    assert (table.inputs["hashKey"], table.inputs["rangeKey"]) == ("vehicleId", "eventKey")
     assert table.inputs["attributes"] == [
-        {"name": "eventId", "type": "S"},
         {"name": "vehicleId", "type": "S"},
-        {"name": "eventTime", "type": "N"},
+        {"name": "eventKey", "type": "S"},
     ]
-    [index] = table.inputs["globalSecondaryIndexes"]
-    assert {key: index[key] for key in ("name", "keySchemas", "projectionType")} == {
-        "name": "byVehicle",
-        "keySchemas": [
-            {"attributeName": "vehicleId", "keyType": "HASH"},
-            {"attributeName": "eventTime", "keyType": "RANGE"},
-        ],
-        "projectionType": "ALL",
-    }
+    assert not table.inputs.get("globalSecondaryIndexes")
     assert table.inputs["billingMode"] == s.billing_mode
     assert table.inputs["serverSideEncryption"] == {"enabled": True, **with_key(graph, "kmsKeyArn")}
     assert table.inputs["deletionProtectionEnabled"] is s.deletion_protection
+
+
+def test_the_event_id_index_is_a_stack_option_keys_only():
+    table = run_program("dev", {"eventIdIndex": True}).one(TABLE)
+    assert table.inputs["attributes"] == [
+        {"name": "vehicleId", "type": "S"},
+        {"name": "eventKey", "type": "S"},
+        {"name": "eventId", "type": "S"},
+    ]
+    [index] = table.inputs["globalSecondaryIndexes"]
+    assert {key: index[key] for key in ("name", "keySchemas", "projectionType")} == {
+        "name": "byEventId",
+        "keySchemas": [{"attributeName": "eventId", "keyType": "HASH"}],
+        "projectionType": "KEYS_ONLY",
+    }
 
 
 def test_consumer_role_has_named_actions_on_its_own_resources_only(graph):
@@ -326,7 +376,9 @@ def test_configured_producer_principals_replace_the_account_root():
 
 
 def test_provisioned_table_declares_capacity_on_the_table_and_its_index():
-    graph = run_program("dev", {"billingMode": "PROVISIONED", "readCapacity": 7, "writeCapacity": 3})
+    graph = run_program(
+        "dev", {"billingMode": "PROVISIONED", "readCapacity": 7, "writeCapacity": 3, "eventIdIndex": True}
+    )
     table = graph.one(TABLE)
     [index] = table.inputs["globalSecondaryIndexes"]
     assert (table.inputs["readCapacity"], table.inputs["writeCapacity"]) == (7, 3)
@@ -338,7 +390,7 @@ def test_on_demand_table_declares_no_capacity():
     assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
     assert "readCapacity" not in table.inputs
     assert "writeCapacity" not in table.inputs
-    assert "readCapacity" not in table.inputs["globalSecondaryIndexes"][0]
+    assert not table.inputs.get("globalSecondaryIndexes")
 
 
 def test_function_reserves_the_configured_concurrency(graph, spec):

@@ -14,6 +14,7 @@ import pytest
 from consumer import handler
 from consumer.dead_letters import DeadLetterRouter
 from consumer.event_store import DynamoEventStore
+from consumer.sqs_event import lambda_sqs_event
 from consumer.worker import Worker, WorkerConfig
 from infra.settings import StackSettings
 from loadtest.local.emulator.embedded_aws import LOCAL_REGION
@@ -61,7 +62,14 @@ def test_status_tells_stored_dead_lettered_pending_and_unknown(local, capsys):
     exhausted = factory.event()  # as SQS's redrive policy moves it: body intact, no reason attribute
     sqs.send_message(QueueUrl=stack.dlq_url, MessageBody=exhausted.to_json())
 
-    code, answers = ask(capsys, outputs, stored.event_id, rejected.event_id, exhausted.event_id, "never-sent")
+    code, answers = ask(
+        capsys,
+        outputs,
+        f"{stored.vehicle_id}/{stored.event_id}",
+        f"{rejected.vehicle_id}/{rejected.event_id}",
+        f"{exhausted.vehicle_id}/{exhausted.event_id}",
+        "VH-none/never-sent",
+    )
     assert code == 1
     (_, state, detail), *others = answers
     assert state == "STORED"
@@ -81,7 +89,45 @@ def test_status_tells_stored_dead_lettered_pending_and_unknown(local, capsys):
     ]
 
     sqs.send_message(QueueUrl=stack.queue_url, MessageBody=queued.to_json())
-    assert ask(capsys, outputs, queued.event_id)[1] == [
+    assert ask(capsys, outputs, queued.event_id, "--vehicle", queued.vehicle_id)[1] == [
         (queued.event_id, "PENDING", {"queueInFlight": 0, "queueVisible": 1})
     ]
-    assert ask(capsys, outputs, stored.event_id)[0] == 0
+    assert ask(capsys, outputs, f"{stored.vehicle_id}/{stored.event_id}")[0] == 0
+
+
+@pytest.fixture
+def indexed(tmp_path):
+    """A stack deployed with eventIdIndex: true, its outputs naming the index as the program exports it."""
+    with local_stack("status-index", StackSettings(event_id_index=True), tmp_path / "run") as (stack, _):
+        outputs = stack.write_outputs(tmp_path / "outputs.json")
+        outputs.write_text(json.dumps(json.loads(outputs.read_text()) | {"eventIdIndex": "byEventId"}))
+        yield stack, outputs
+
+
+def test_a_stack_with_the_event_id_index_finds_an_event_by_its_id_alone(indexed, capsys):
+    # GIVEN an event stored twice under its id (a redelivery) on a stack with the event-id index
+    stack, outputs = indexed
+    event = VehicleFactory(seed=11).event()
+    handler.processor.use_store(DynamoEventStore(stack.table_name))
+    try:
+        for delivery in (1, 2):
+            record = {
+                "MessageId": f"m{delivery}",
+                "ReceiptHandle": "r",
+                "Body": event.to_json(),
+                "MD5OfBody": "",
+                "Attributes": {"ApproximateReceiveCount": str(delivery), "SentTimestamp": "1790000000000"},
+            }
+            handler.handle_batch(lambda_sqs_event([record], stack.queue_arn, LOCAL_REGION))
+    finally:
+        handler.processor.use_store(None)
+
+    # WHEN asked with the bare event id, THEN it is STORED, as the one item its key makes
+    code, [(event_id, state, detail)] = ask(capsys, outputs, event.event_id)
+    assert (code, event_id, state, detail["vehicleId"], detail["attempts"]) == (
+        0,
+        event.event_id,
+        "STORED",
+        event.vehicle_id,
+        2,
+    )

@@ -283,6 +283,21 @@ def _launch_template(resource: Resource, _: Graph) -> list[str]:
     return findings
 
 
+def _sampling_rule(resource: Resource, _: Graph) -> list[str]:
+    inputs = resource.inputs
+    findings = limits.XRAY_SAMPLING_RULE_NAME.problems(inputs.get("ruleName", ""))
+    findings += _in_range(resource, "priority", limits.XRAY_SAMPLING_PRIORITY)
+    findings += _in_range(resource, "reservoirSize", limits.XRAY_RESERVOIR_SIZE)
+    if not 0 <= inputs.get("fixedRate", -1) <= 1:
+        findings.append(f"fixedRate {inputs.get('fixedRate')} must be 0–1")
+    for key in ("serviceName", "serviceType"):
+        if len(inputs.get(key, "")) > limits.XRAY_SERVICE_NAME_MAX:
+            findings.append(f"{key} is over {limits.XRAY_SERVICE_NAME_MAX} characters")
+    if inputs.get("version") != 1:
+        findings.append("version must be 1 (the only sampling rule version)")
+    return findings
+
+
 def _named(rule: limits.NameRule) -> Rule:
     return lambda resource, _: rule.problems(_name(resource))
 
@@ -309,6 +324,7 @@ RULES: dict[str, Rule] = {
     "aws:sns/topic:Topic": _named(limits.SNS_TOPIC_NAME),
     "aws:autoscaling/group:Group": _auto_scaling_group,
     "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
+    "aws:xray/samplingRule:SamplingRule": _sampling_rule,
     "aws:ec2/securityGroup:SecurityGroup": lambda resource, _: limits.EC2_SECURITY_GROUP_DESCRIPTION.problems(
         resource.inputs.get("description", "")
     ),

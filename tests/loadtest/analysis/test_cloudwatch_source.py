@@ -162,7 +162,7 @@ def test_cost_queries_name_the_stacks_resources():
     assert queries["duration_sum_ms"]["Stat"] == "Sum"
     assert queries["index_write_units"]["Metric"]["Dimensions"] == [
         {"Name": "TableName", "Value": "vp-prod-vehicle-events"},
-        {"Name": "GlobalSecondaryIndexName", "Value": "byVehicle"},
+        {"Name": "GlobalSecondaryIndexName", "Value": "byEventId"},
     ]
     assert queries["log_bytes"]["Metric"] == {
         "Namespace": "AWS/Logs",

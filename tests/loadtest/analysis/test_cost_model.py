@@ -8,12 +8,13 @@ changed in the data changes them (through `overrides` and through a `--prices` f
 become exact per-event ratios and write units, and the REPORT section carries the figures and its chart.
 """
 
+import dataclasses
 import json
 
 import pytest
 
 from infra.resource_spec import StackSpec
-from infra.settings import from_stack_file
+from infra.settings import StackSettings, from_stack_file
 from loadtest.analysis import cost_report
 from loadtest.analysis.aws_prices import load_prices
 from loadtest.analysis.cost_inputs import Line, Usage, consumer_log_bytes, fit_line, usage_from_run
@@ -23,6 +24,7 @@ from loadtest.analysis.cost_model import (
     crossover,
     fixed,
     fleet_month,
+    floor_month,
     lambda_month,
     per_million_events,
     seed_style,
@@ -135,6 +137,49 @@ def test_xray_records_the_reservoir_then_five_percent():
     seconds = 730 * 3600
     assert traces_recorded(1_000, prices) == 1_000
     assert traces_recorded(seconds + 1_000_000, prices) == seconds + 0.05 * 1_000_000
+
+
+def test_a_stacks_sampling_rule_sets_the_traces_recorded():
+    prices = load_prices()
+    seconds = 730 * 3600
+    assert traces_recorded(5_000_000, prices, (0, 0.2)) == 1_000_000  # dev: one in five
+    assert traces_recorded(seconds + 1_000, prices, (1, 0.01)) == seconds + 10  # prod: 1 a second, then 1 %
+    assert DEV.sampling == (0, 0.2)
+    assert LambdaDesign.for_stack("prod", from_stack_file("prod")).sampling == (1, 0.01)
+
+
+def test_the_floor_stores_each_event_once_in_calls_of_ten_and_nothing_else():
+    # GIVEN dev's settings and the fixed usage (batches of 10 at 19 ms, 1 write unit an item)
+    prices = load_prices()
+    items = floor_month(DEV, USAGE, prices, 1_000_000)
+
+    # THEN one write unit, three SQS calls and a tenth of an invocation an event, and no fixed line
+    quantities = {item.item: item.quantity for item in items}
+    assert quantities == {
+        "SendMessageBatch of 10": 100_000,
+        "ReceiveMessage of 10": 100_000,
+        "DeleteMessageBatch of 10": 100_000,
+        "invocations": 100_000,
+        "duration (256 MB, arm64, 19 ms a batch)": 475.0,
+        "write request units, each event once": 1_000_000,
+    }
+    assert not any(item.fixed for item in items)
+    assert per_million_events(items, 1_000_000) == pytest.approx(
+        3 * 0.04 + 0.02 + 475.0 * 0.0000133334 + 0.625
+    )
+
+
+def test_the_design_writes_no_index_and_stays_within_its_floors_bound():
+    # GIVEN a run that measured an index entry beside every item (the earlier key design)
+    prices = load_prices()
+    now = lambda_month(DEV, USAGE, prices, 50e6)
+    before = lambda_month(dataclasses.replace(DEV, index_write_units=1.0, sampling=None), USAGE, prices, 50e6)
+    # THEN the stack's own table (no index) writes one unit an event; the earlier design two
+    assert [i.item for i in now if i.service == "DynamoDB"] == ["write request units, table"]
+    assert line(before, "write request units, indexes").quantity == 50e6
+    assert LambdaDesign.for_stack("dev", StackSettings(event_id_index=True)).index_write_units == 1.0
+    floor = per_million_events(floor_month(DEV, USAGE, prices, 50e6), 50e6)
+    assert per_million_events(now, 50e6) / floor < per_million_events(before, 50e6) / floor
 
 
 def test_crossover_is_where_the_second_stays_cheaper():

@@ -47,6 +47,7 @@ def item(n: int, vehicle: str = "V1", padding: int = 0) -> dict:
     return {
         "eventId": {"S": f"e{n}"},
         "vehicleId": {"S": vehicle},
+        "eventKey": {"S": f"{n:013d}#e{n}"},  # the stack's table is keyed (vehicleId, eventKey)
         "eventTime": {"N": str(n)},
         "note": {"S": "x" * padding},
     }

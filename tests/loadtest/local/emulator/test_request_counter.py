@@ -6,7 +6,7 @@ WHEN a producer sends, a poller receives (once with messages, once on an empty q
 consumer writes items to the table
 THEN the tally holds each (service, operation, queue or table) with its exact requests, messages and empty
 receives, one batch duration per delete, and each item's size by DynamoDB's rules, in the table and in the
-byVehicle index for the items that carry the index's keys; a reset empties it.
+event-id index (a stack with eventIdIndex: true) for the items that carry the index's key; a reset empties it.
 """
 
 import json
@@ -34,12 +34,19 @@ SEED_EXAMPLE = json.dumps(
         "mileage": 15000,
     }
 )
-# eventId "e1" (7 + 2), vehicleId "VH2001" (9 + 6), eventTime 1700000000000 (9 + 2: "17" once zeros go)
-INDEXED_ITEM = {"eventId": {"S": "e1"}, "vehicleId": {"S": "VH2001"}, "eventTime": {"N": "1700000000000"}}
-INDEXED_ITEM_BYTES = 9 + 15 + 11
-# No eventTime: the item is not in byVehicle (an index holds only items with all its key attributes).
-UNINDEXED_ITEM = {"eventId": {"S": "e2"}, "vehicleId": {"S": "VH2002"}}
-UNINDEXED_ITEM_BYTES = 9 + 15
+# vehicleId "VH2001" (9 + 6), eventKey "1700000000000#e1" (8 + 16), eventId "e1" (7 + 2), eventTime
+# 1700000000000 (9 + 2: "17" once zeros go)
+INDEXED_ITEM = {
+    "vehicleId": {"S": "VH2001"},
+    "eventKey": {"S": "1700000000000#e1"},
+    "eventId": {"S": "e1"},
+    "eventTime": {"N": "1700000000000"},
+}
+INDEXED_ITEM_BYTES = 15 + 24 + 9 + 11
+INDEX_ENTRY_BYTES = 15 + 24 + 9  # KEYS_ONLY: the table's keys and the index's
+# No eventId: the item is not in byEventId (an index holds only items with all its key attributes).
+UNINDEXED_ITEM = {"vehicleId": {"S": "VH2002"}, "eventKey": {"S": "0000000000000#e2"}}
+UNINDEXED_ITEM_BYTES = 15 + 24
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +57,7 @@ def pipeline():
             aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         )
-        stack = provision(StackSpec("dev", StackSettings()), endpoint)
+        stack = provision(StackSpec("dev", StackSettings(event_id_index=True)), endpoint)
         yield (
             endpoint,
             stack,
@@ -111,7 +118,7 @@ def test_each_component_request_is_counted_by_operation_and_resource(pipeline):
     assert counts["item_sizes"] == {
         stack.table_name: {str(UNINDEXED_ITEM_BYTES): 1, str(INDEXED_ITEM_BYTES): 1}
     }
-    assert counts["index_entry_sizes"] == {stack.table_name: {"byVehicle": {str(INDEXED_ITEM_BYTES): 1}}}
+    assert counts["index_entry_sizes"] == {stack.table_name: {"byEventId": {str(INDEX_ENTRY_BYTES): 1}}}
     assert counts["unreadable_requests"] == 0
 
 
