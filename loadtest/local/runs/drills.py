@@ -446,7 +446,7 @@ def ledger(drill: Drill, inject_loss: bool) -> LedgerResult:
     table = boto3.resource("dynamodb").Table(drill.local.table_name)
     items = scan_table(table)
     if inject_loss and items:  # a message gone behind the pipeline's back: the check must fail
-        table.delete_item(Key={"eventId": items[0]["eventId"]})
+        table.delete_item(Key={name: items[0][name] for name in ("vehicleId", "eventKey")})
         items = items[1:]
     return drill.session.check_ledger(drill.local, items)
 
