@@ -1,93 +1,96 @@
-"""The capacity run's two charts, from build/runs/capacity (capacity.json and samples.csv):
+"""The capacity run's two charts, from its record (report/data/capacity-<stack>.json):
 
-- load against capacity: offered and stored msgs/s, the backlog and the pollers on one time axis;
-- latency against throughput: p50 / p95 / p99 end-to-end latency of each step against its stored msgs/s.
+- load against capacity: offered and stored msgs/s with each step's target (rates), the backlog and the
+  pollers (counts), three panels on the series' clock;
+- latency against throughput: each step's p50 / p95 / p99 against the msgs/s it stored, in order of
+  throughput, each point labelled with its step (the refined steps and the hold fall between the others).
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 from pathlib import Path
 
-from infra.settings import PROJECT_ROOT
-from loadtest.analysis.report import read_csv
+from loadtest.analysis import chart_style as style
+from loadtest.analysis.chart_style import COLOURS, Chart
+from loadtest.analysis.run_record import RunRecord, Step
 
-CHARTS_DIR = PROJECT_ROOT / "report"
 TIMELINE = "capacity_timeline.png"
 LATENCY = "capacity_latency.png"
 
 
-def stored_rate(samples: list[dict]) -> list[tuple[float, float]]:
-    """(t, stored msgs/s) between consecutive samples."""
-    points = []
-    for before, after in itertools.pairwise(samples):
-        dt = float(after["t_s"]) - float(before["t_s"])
-        if dt > 0:
-            points.append(
-                (float(after["t_s"]), (int(after["stored_total"]) - int(before["stored_total"])) / dt)
-            )
-    return points
+def labelled_steps(record: RunRecord) -> list[tuple[str, Step]]:
+    """("1", step), ("2", step), …, ("hold", the hold): the labels the report's step table uses."""
+    search = record.capacity
+    return [*((str(n), step) for n, step in enumerate(search.steps, 1)), ("hold", search.hold)]
 
 
-def draw(run_dir: Path, charts_dir: Path = CHARTS_DIR) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    charts_dir.mkdir(parents=True, exist_ok=True)
-    summary = json.loads((run_dir / "capacity.json").read_text())
-    samples = read_csv(run_dir / "samples.csv")
-    steps = [*summary["steps"], summary["hold"]]
-
-    figure, rate_axis = plt.subplots(figsize=(10, 4.5))
-    offered = [(s["t_start_s"], s["t_end_s"], s["target_msgs_per_s"]) for s in steps]
-    for n, (start, end, rate) in enumerate(offered):
-        rate_axis.hlines(
-            rate, start, end, colors="tab:blue", linewidth=2, label="offered msgs/s" if n == 0 else None
+def timeline(record: RunRecord, charts_dir: Path) -> Chart:
+    s, search = record.series, record.capacity
+    figure, (rates, backlog, pollers) = style.panels(
+        "Load against capacity: backlog drain, stepped search, hold", 3, 1.9
+    )
+    for n, (label, step) in enumerate(labelled_steps(record)):
+        rates.hlines(
+            step.target_msgs_per_s,
+            step.t_start_s,
+            step.t_end_s,
+            colors="black",
+            linewidth=1,
+            label="each step's target" if n == 0 else None,
         )
-    stored = stored_rate(samples)
-    rate_axis.plot([t for t, _ in stored], [r for _, r in stored], color="tab:green", label="stored msgs/s")
-    rate_axis.plot(
-        [float(s["t_s"]) for s in samples],
-        [int(s["queue_visible"]) for s in samples],
-        color="tab:red",
-        label="backlog (visible)",
+        rates.annotate(label, (step.t_start_s, step.target_msgs_per_s), xytext=(0, 3),
+                       textcoords="offset points", fontsize=7)  # fmt: skip
+    style.plot_gaps(rates, s.t_s, s.offered_msgs_per_s, color=COLOURS["offered"], label="offered msgs/s")
+    style.plot_gaps(rates, s.t_s, s.stored_msgs_per_s, color=COLOURS["stored"], label="stored msgs/s")
+    if record.ceiling_msgs_per_s:
+        rates.axhline(record.ceiling_msgs_per_s, color=COLOURS["reference"], linestyle=":",
+                      label=f"emulator ceiling {record.ceiling_msgs_per_s:.0f}/s")  # fmt: skip
+    style.rate_axis(rates)
+    style.legend(rates)
+    backlog.plot(s.t_s, s.queue_visible, color=COLOURS["backlog"], label="queue visible (backlog)")
+    style.count_axis(backlog, "messages")
+    style.legend(backlog)
+    pollers.step(s.t_s, s.pollers, where="post", color=COLOURS["pollers"], label="pollers")
+    style.count_axis(pollers, "pollers")
+    pollers.set_ylim(0, record.settings.get("maxConcurrency", max(s.pollers, default=0)) + 1)
+    style.legend(pollers)
+    style.time_axis(pollers)
+    style.save(figure, charts_dir, TIMELINE)
+    return Chart(
+        TIMELINE,
+        "Load against capacity",
+        f"The {search.backlog:,}-message backlog drains first; then each step offers more until stored falls"
+        " behind offered and the backlog grows; the hold keeps the highest bounded rate"
+        f" ({search.sustained_msgs_per_s:,.0f} msgs/s stored).",
     )
-    ceiling = summary["pipeline_mix_ceiling_msgs_per_s"]
-    rate_axis.axhline(ceiling, color="grey", linestyle=":", label=f"emulator ceiling {ceiling:.0f}/s")
-    rate_axis.set_xlabel("seconds")
-    rate_axis.set_ylabel("msgs/s, messages")
-    poller_axis = rate_axis.twinx()
-    poller_axis.step(
-        [float(s["t_s"]) for s in samples],
-        [int(s["pollers"]) for s in samples],
-        color="tab:purple",
-        where="post",
-        label="pollers",
-    )
-    poller_axis.set_ylabel("pollers")
-    poller_axis.set_ylim(0, summary["max_concurrency"] + 1)
-    handles = rate_axis.get_legend_handles_labels()[0] + poller_axis.get_legend_handles_labels()[0]
-    rate_axis.legend(handles=handles, loc="upper left", fontsize="small")
-    rate_axis.set_title("Load against capacity: backlog drain, stepped search, hold")
-    figure.tight_layout()
-    figure.savefig(charts_dir / TIMELINE, dpi=90)
-    plt.close(figure)
 
-    figure, axis = plt.subplots(figsize=(7, 4))
-    by_rate = sorted(summary["steps"], key=lambda s: s["stored_msgs_per_s"])  # refined steps come last
-    throughput = [s["stored_msgs_per_s"] for s in by_rate]
+
+def latency_against_throughput(record: RunRecord, charts_dir: Path) -> Chart:
+    search = record.capacity
+    by_throughput = sorted(labelled_steps(record), key=lambda pair: pair[1].stored_msgs_per_s)
+    stored = [step.stored_msgs_per_s for _, step in by_throughput]
+    figure, (axis,) = style.panels("Latency against throughput (each step)", 1, 3.4)
     for key, label in (("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99")):
-        axis.plot(throughput, [s[key] for s in by_rate], marker="o", label=label)
-    axis.axhline(summary["p99_bound_ms"], color="grey", linestyle=":", label="p99 bound")
-    axis.set_xlabel("stored msgs/s (per step)")
-    axis.set_ylabel("end-to-end latency, ms")
+        axis.plot(stored, [getattr(step, key) for _, step in by_throughput], marker="o", markersize=4,
+                  color=COLOURS[label], label=label)  # fmt: skip
+    for label, step in by_throughput:
+        axis.annotate(label, (step.stored_msgs_per_s, max(step.p99_ms, 1)), xytext=(0, 5),
+                      textcoords="offset points", ha="center", fontsize=7)  # fmt: skip
+    axis.axhline(search.p99_bound_ms, color=COLOURS["reference"], linestyle=":", label="p99 bound")
     axis.set_yscale("log")
-    axis.legend(fontsize="small")
-    axis.set_title("Latency against throughput")
-    figure.tight_layout()
-    figure.savefig(charts_dir / LATENCY, dpi=90)
-    plt.close(figure)
-    return [TIMELINE, LATENCY]
+    axis.set_ylabel("end-to-end latency, ms (log)")
+    axis.set_xlabel("stored msgs/s during the step (steps in order of throughput, labelled by step)")
+    style.legend(axis)
+    style.save(figure, charts_dir, LATENCY)
+    return Chart(
+        LATENCY,
+        "Latency against throughput",
+        "Latency stays in milliseconds while the pipeline keeps up and jumps by orders of magnitude past the"
+        " knee, where a backlog forms: the steps right of the jump are the ones judged not sustainable.",
+    )
+
+
+def draw(record: RunRecord, charts_dir: Path) -> list[Chart]:
+    if record.capacity is None or not len(record.series):
+        return []
+    return [timeline(record, charts_dir), latency_against_throughput(record, charts_dir)]

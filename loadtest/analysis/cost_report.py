@@ -158,35 +158,11 @@ def _price_rows(prices: PriceBook) -> list[str]:
 def cost_chart(
     curves: dict[str, Callable[[float], float]], crossing: float | None, charts_dir: Path, events: float
 ) -> str:
-    """Monthly cost against events a month, log-log, the crossover marked; returns the file name."""
-    import matplotlib
+    """Monthly cost against events a month, and each design relative to this one (dev); returns the file
+    name. Drawn in the report's chart style (cost_chart.py)."""
+    from loadtest.analysis import cost_chart as chart
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    low, high = CHART_RANGE
-    volumes = [low * (high / low) ** (i / 200) for i in range(201)]
-    figure, axes = plt.subplots(figsize=(8, 4.5))
-    for label, month in curves.items():
-        axes.plot(volumes, [month(n) for n in volumes], label=label)
-    axes.set_xscale("log")
-    axes.set_yscale("log")
-    if crossing is not None and low <= crossing <= high:
-        axes.axvline(crossing, color="grey", linestyle="--")
-        label = f"fleet cheaper above\n{crossing / 1e6:,.0f} M events/month"
-        axes.annotate(
-            label, (crossing, axes.get_ylim()[0]), xytext=(5, 10), textcoords="offset points", fontsize=8
-        )
-    axes.axvline(events, color="lightgrey", linestyle=":")
-    axes.set_xlabel("events per month")
-    axes.set_ylabel("USD per month (us-east-1 list prices)")
-    axes.set_title("Monthly cost against volume (dotted: the reference volume)")
-    axes.legend(fontsize=8)
-    figure.tight_layout()
-    charts_dir.mkdir(parents=True, exist_ok=True)
-    figure.savefig(charts_dir / CHART, dpi=90)
-    plt.close(figure)
-    return CHART
+    return chart.draw(curves, crossing, charts_dir, events, CHART_RANGE, reference=THIS_DEV)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,15 +195,22 @@ THIS_DEV, THIS_PROD, SEEDS, FLEET = "this design, dev", "this design, prod", "se
 
 
 def compare(
-    run: dict[str, Any], usage: Usage, prices: PriceBook, runs_dir: Path, events: float
+    run: dict[str, Any],
+    usage: Usage,
+    prices: PriceBook,
+    runs_dir: Path,
+    events: float,
+    fleet_measured: tuple[Usage, str] | None = None,
 ) -> Comparison:
+    """`fleet_measured`: the worker run's usage and where it comes from, when the caller has it (the report
+    reads it from report/data); else the worker run beside the run's in `runs_dir`."""
     dev, prod = from_stack_file("dev"), from_stack_file("prod")
     this_dev, this_prod, seeds = (
         LambdaDesign.for_stack(THIS_DEV, dev),
         LambdaDesign.for_stack(THIS_PROD, prod),
         seed_style(dev),
     )
-    fleet_usage, fleet_source = worker_usage(run, prices, runs_dir)
+    fleet_usage, fleet_source = fleet_measured or worker_usage(run, prices, runs_dir)
     fleet = FleetDesign.for_stack(FLEET, dev, (fleet_usage or usage).consumer_msgs_per_s)
 
     def lambda_settings(design: LambdaDesign) -> str:
@@ -390,6 +373,7 @@ def cost_section(
     reference_events: float = REFERENCE_EVENTS,
     rel: str = "report",
     usage: Usage | None = None,
+    fleet_measured: tuple[Usage, str] | None = None,
 ) -> list[str]:
     """Markdown lines of "What it costs" for a local run with `request_counts` and `consumer_logs`, or for a run
     on AWS with `usage` from `cost_inputs.usage_from_cloudwatch`; the chart goes to
@@ -401,7 +385,7 @@ def cost_section(
             usage = usage_from_run(run, prices)
         except (KeyError, ValueError) as missing:
             return [*heading, f"Not measured in this run ({missing}); `make demo` measures it.", ""]
-    c = compare(run, usage, prices, runs_dir, reference_events)
+    c = compare(run, usage, prices, runs_dir, reference_events, fleet_measured)
     curves = {name: (lambda e, month=month: total(month(e))) for name, month in c.months.items()}
     chart = cost_chart(curves, c.crossover(), charts_dir, reference_events)
     measured = (

@@ -13,7 +13,8 @@ request and response bytes, the largest body, moto's answer time, errors. On top
   with how many it deleted. It stands in for Lambda's billed duration, which no local run can measure.
 
 The service comes from `X-Amz-Target` (JSON protocol) or the SigV4 credential scope (query protocol, where
-the `Action` form field names the operation). `GET /_pipeline/request-counts` answers the tally as JSON;
+the `Action` form field names the operation). `GET /_pipeline/request-counts` answers the tally as JSON
+(`?summary=1`: the counts per operation alone, light enough for every second);
 `POST` to the same path starts a new one. The same middleware hands the items each DynamoDB write stored to
 the pipeline feed (pipeline_feed.py: stored events with their end-to-end latency, `/_pipeline/stored`, and
 the consumers' state, `/_pipeline/consumers`), so a write's body is parsed once for both. `install()` wraps
@@ -201,6 +202,19 @@ class RequestTally:
                 for index, size in (schema.index_entry_sizes(item) if schema else {}).items():
                     self._index_sizes.setdefault(table, {}).setdefault(index, Counter())[size] += 1
 
+    def totals(self) -> dict[str, Any]:
+        """The counts per operation alone (no batch durations, no item sizes): light enough to ask every
+        second, as a run's live line does (`GET …?summary=1`)."""
+        with self._lock:
+            return {
+                "since": self._since.isoformat(timespec="seconds"),
+                "elapsed_seconds": round(time.monotonic() - self._started, 3),
+                "operations": [
+                    {"service": service, "operation": operation, "resource": resource, **tally}
+                    for (service, operation, resource), tally in sorted(self._operations.items())
+                ],
+            }
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
@@ -356,6 +370,8 @@ class RequestCounter:
         if environ.get("REQUEST_METHOD") == "POST":
             self.tally.reset()
             payload = {"reset": True}
+        elif "summary=1" in environ.get("QUERY_STRING", ""):
+            payload = self.tally.totals()
         else:
             payload = self.tally.snapshot()
         data = json.dumps(payload).encode()
@@ -376,9 +392,11 @@ def install() -> None:
 
 
 # ---- the client side: what a run calls at its end -----------------------------------------------------
-def fetch_counts(endpoint_url: str, timeout_s: float = 10) -> dict[str, Any]:
-    """The emulator's tally since the last reset (see `RequestTally.snapshot` for its shape)."""
-    with urllib.request.urlopen(endpoint_url.rstrip("/") + COUNTS_PATH, timeout=timeout_s) as answer:
+def fetch_counts(endpoint_url: str, timeout_s: float = 10, summary: bool = False) -> dict[str, Any]:
+    """The emulator's tally since the last reset (see `RequestTally.snapshot` for its shape); `summary`: the
+    counts per operation alone (`RequestTally.totals`)."""
+    query = "?summary=1" if summary else ""
+    with urllib.request.urlopen(endpoint_url.rstrip("/") + COUNTS_PATH + query, timeout=timeout_s) as answer:
         return json.loads(answer.read())
 
 

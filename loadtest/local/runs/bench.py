@@ -26,6 +26,7 @@ from cli.command_line import OneLineParser, entry_point
 from consumer.sqs_event import lambda_sqs_event
 from infra.code_package import write_zip
 from infra.settings import PROJECT_ROOT, StackSettings
+from loadtest.analysis import report, report_data
 from loadtest.local.emulator.embedded_aws import LOCAL_REGION
 from loadtest.local.runs.output_to_log import output_to_log
 from loadtest.local.runs.session import LocalSession
@@ -414,6 +415,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[bench] emulator: {results['emulator']}", file=terminal)
         BENCH_FILE.parent.mkdir(parents=True, exist_ok=True)
         BENCH_FILE.write_text(json.dumps(results, indent=2))
+        report_data.record_bench(results)  # REPORT.md's Benchmarks rows (report/data/bench.json)
+        report.main([])
         print(f"[bench] wrote {BENCH_FILE}", file=terminal)
         print(
             f"[bench] the handler's logs and metrics, and everything else printed: {HANDLER_LOG}",

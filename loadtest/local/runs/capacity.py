@@ -14,8 +14,13 @@ Phases:
    last two thirds stays under 5% of the offered rate) and p99 end-to-end latency stays under --p99-bound-ms;
 4. hold the last sustainable rate for --hold-seconds: the maximum sustained stored msgs/s, and where the CPU
    goes (the emulator's process, the pollers, this process's producer threads);
-5. drain, stop, check the ledger (lost / pending / duplicated), write build/runs/capacity/capacity.json and
-   the two charts, and regenerate REPORT.md.
+5. drain, stop, check the ledger (lost / pending / duplicated), write the run's record
+   (loadtest/analysis/run_record.py, its `capacity` part filled) whole to build/runs/capacity/run.json and,
+   for the report, to report/data/capacity-<stack>.json, then regenerate REPORT.md (its Capacity section
+   and charts new, every other section as it was).
+
+The series' clock (and the steps' t_start_s/t_end_s) starts when the event source mapping is switched on
+with the backlog waiting.
 
 A line every few seconds says what it is doing; the last line says whether the goals were met and why.
 Exits 0 when the ledger is clean, 1 otherwise (the ratio goals are reported, not enforced: they measure the
@@ -24,8 +29,6 @@ machine as much as the code).
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import sys
 import time
@@ -35,10 +38,24 @@ from pathlib import Path
 from cli.command_line import OneLineParser, entry_point, number, whole_number
 from infra.resource_spec import StackSpec
 from infra.settings import PROJECT_ROOT, from_stack_file
+from loadtest.analysis import report, report_data
+from loadtest.analysis.ledger_check import scan_ledger_items
 from loadtest.analysis.percentiles import percentile
+from loadtest.analysis.run_record import (
+    CapacitySearch,
+    Ledger,
+    Machine,
+    Plan,
+    ResourceNames,
+    RunRecord,
+    Step,
+    settings_by_key,
+)
 from loadtest.ledger import LedgerWriter
 from loadtest.local.consumers.esm_runner import EsmRunner
 from loadtest.local.emulator.ceiling import measure_pipeline_mix
+from loadtest.local.emulator.request_counter import fetch_counts, reset_counts
+from loadtest.local.runs import recording
 from loadtest.local.runs.paced_producer import PacedProducer
 from loadtest.local.runs.process_cpu import CpuMeter
 from loadtest.local.runs.progress import Progress
@@ -52,25 +69,6 @@ GROWTH_LIMIT_SHARE = 0.05  # backlog slope / offered rate above which a step is 
 KEEP_UP_SHARE = 0.95  # a sustainable step stores at least this share of what it was offered
 HOLD_ATTEMPTS = 3  # sustainable rates tried for the hold, highest first
 DRAIN_DEADLINE_S = 180
-
-
-@dataclasses.dataclass
-class Step:
-    target_msgs_per_s: float
-    offered_msgs_per_s: float = 0.0
-    stored_msgs_per_s: float = 0.0
-    backlog_start: int = 0
-    backlog_end: int = 0
-    backlog_slope: float = 0.0  # msgs/s, over the step's last two thirds
-    pollers_max: int = 0
-    pollers_mean: float = 0.0
-    p50_ms: float = 0.0
-    p95_ms: float = 0.0
-    p99_ms: float = 0.0
-    sustainable: bool = False
-    why: str = ""
-    t_start_s: float = 0.0  # on the samples' clock
-    t_end_s: float = 0.0
 
 
 def slope(points: list[tuple[float, float]]) -> float:
@@ -89,17 +87,16 @@ def run_step(
 ) -> Step:
     """Offer step.target for `seconds` and measure what the pipeline did with it."""
     producer.set_rate(step.target_msgs_per_s)
-    progress.offered = step.target_msgs_per_s
     accepted0, stored0 = producer.accepted, runner.totals["stored"]
     first_sample = len(runner.samples)
     started = time.monotonic()
-    step.t_start_s = round(runner.clock(), 1)
+    step.t_start_s = round(progress.sampler.clock(), 1)
     # The first third settles from the step before: latencies and the backlog slope come from the rest.
     time.sleep(seconds / 3)
     latencies0 = len(runner.latencies_ms)
     time.sleep(max(0.0, seconds - (time.monotonic() - started)))
     elapsed = time.monotonic() - started
-    step.t_end_s = round(runner.clock(), 1)
+    step.t_end_s = round(progress.sampler.clock(), 1)
     samples = runner.samples[first_sample:]
     tail = samples[len(samples) // 3 :]
     step.offered_msgs_per_s = round((producer.accepted - accepted0) / elapsed, 1)
@@ -131,7 +128,7 @@ def judge(step: Step, p99_bound_ms: float) -> Step:
 def settle(runner: EsmRunner, producer: PacedProducer, progress: Progress) -> None:
     """Offer nothing until the queue is empty, so the next step measures its own rate, not a backlog."""
     producer.set_rate(0)
-    progress.offered, progress.phase = 0.0, "drain before the next step"
+    progress.phase = "drain before the next step"
     runner.wait_until_drained(DRAIN_DEADLINE_S)
 
 
@@ -211,111 +208,132 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"argument --run-dir: {args.run_dir} is a file; give a directory (created if missing)")
     settings = from_stack_file(args.stack)
     spec = StackSpec(args.stack, settings)
+    record = RunRecord(
+        kind="capacity",
+        run=f"capacity-{args.stack}",
+        command=recording.make_command("capacity", "loadtest.local.runs.capacity", argv),
+        stack=args.stack,
+        mode="lambda",
+        started_at=recording.now(),
+        finished_at="",
+        machine=Machine.now(),
+        settings=settings_by_key(settings),
+        names=ResourceNames.of(spec),
+    )
     with LocalSession("capacity", args.run_dir) as session:
         run_dir = session.run_dir
-        local = session.start_stack(args.stack, settings)
-        print(
-            f"[capacity] moto_server on {session.endpoint} (pid {session.moto_pid}); stack {args.stack} "
-            "provisioned",
-            flush=True,
-        )
-        ceiling = measure_pipeline_mix(session.endpoint, spec.dynamodb_create_table_args())[
-            "pipeline_mix_msgs_per_s"
-        ]
-        print(f"[capacity] emulator ceiling for the pipeline's call mix: {ceiling:.0f} msgs/s", flush=True)
-        runner = session.consumers(local, settings, "lambda", DLQ_URL=local.dlq_url)
-        ledger = LedgerWriter(session.ledger_dir)
-        session.on_stop("the ledger", ledger.close)
-        producer = PacedProducer(local.queue_url, ledger)
-        session.on_stop("the paced producer", producer.stop)
-        progress = Progress("capacity", runner, lambda: (None, progress.offered), args.progress_seconds)
-        progress.offered = 0.0
-        session.on_stop("the live line", progress.stop)
-        runner.warm()
-        print(
-            f"[capacity] {settings.max_concurrency} pollers warm in {runner.warm_start_seconds} s", flush=True
-        )
-        producer.send_now(args.backlog)
-        print(f"[capacity] backlog of {args.backlog} sent; switching the event source mapping on", flush=True)
-        runner.start()
-        runner.reset_clock()
-        progress.start()
-        progress.phase = f"drain a {args.backlog}-message backlog"
-        backlog_seconds = runner.wait_until_drained(DRAIN_DEADLINE_S)
-        runner.forget_latencies()  # the backlog's waits are not the search's
-        producer.start()
-        steps = search(args, runner, producer, ceiling, progress)
-        hold, cpu, failed_holds = hold_the_knee(args, steps, runner, producer, progress, session.moto_pid)
-        producer.set_rate(0)
-        progress.offered = 0.0
-        progress.phase = "final drain"
-        final_drain = runner.wait_until_drained(DRAIN_DEADLINE_S)
-        progress.stop()
-        producer.stop()
-        runner.stop()
-        ledger.close()
-        result = session.check_ledger(local)
-    summary = _summary(
-        args, ceiling, steps, hold, failed_holds, cpu, backlog_seconds, final_drain, result, runner, settings
-    )
-    (run_dir / "capacity.json").write_text(json.dumps(summary, indent=2))
-    write_csv_samples(run_dir, runner)
-    from loadtest.analysis import capacity_charts, report
-
-    capacity_charts.draw(run_dir)
-    if not args.no_report and (report.MAIN_RUN / "run.json").exists():
-        report.main([])
+        result, raw = measure(args, settings, spec, session, record)
+    recording.finish(record)
+    # The whole run, every second of it (demo's plan reads this machine's sustained rate from here).
+    record.save(run_dir / "run.json", max_points=None, **raw)
+    if not args.no_report:
+        print(f"[capacity] wrote {report_data.save(record).relative_to(PROJECT_ROOT)}", flush=True)
+        report.main([])  # every section from report/data: Capacity new, the others as they were
     print(f"[capacity] {result.line()}", flush=True)
-    print(f"[capacity] {_verdict(summary, result)}", flush=True)
+    print(f"[capacity] {_verdict(record.capacity, result)}", flush=True)
     return 0 if result.ok else 1
 
 
-def _summary(
-    args, ceiling, steps, hold, failed_holds, cpu, backlog_seconds, final_drain, result, runner, settings
-) -> dict:
+def measure(args, settings, spec, session: LocalSession, record: RunRecord):
+    """The run itself (phases 1–5), into `record`; returns the ledger's result and the raw request counts."""
+    local = session.start_stack(args.stack, settings)
+    print(f"[capacity] moto_server on {session.endpoint}; stack {args.stack} provisioned", flush=True)
+    mix = measure_pipeline_mix(session.endpoint, spec.dynamodb_create_table_args())
+    ceiling = mix["pipeline_mix_msgs_per_s"]
+    print(f"[capacity] emulator ceiling for the pipeline's call mix: {ceiling:.0f} msgs/s", flush=True)
+    runner = session.consumers(local, settings, "lambda", DLQ_URL=local.dlq_url)
+    ledger = LedgerWriter(session.ledger_dir)
+    session.on_stop("the ledger", ledger.close)
+    producer = PacedProducer(local.queue_url, ledger)
+    session.on_stop("the paced producer", producer.stop)
+    progress = Progress("capacity", runner, interval_s=args.progress_seconds, endpoint=session.endpoint)
+    session.on_stop("the live line", progress.stop)
+    runner.warm()
+    print(f"[capacity] {settings.max_concurrency} pollers warm in {runner.warm_start_seconds} s", flush=True)
+    reset_counts(session.endpoint)  # the run's requests from here: not provisioning, not the ceiling
+    producer.send_now(args.backlog)
+    print(f"[capacity] backlog of {args.backlog} sent; switching the event source mapping on", flush=True)
+    runner.start()
+    progress.start()  # t = 0 of the series: the mapping switched on, the backlog waiting
+    progress.phase = f"drain a {args.backlog:,}-message backlog"
+    backlog_seconds = runner.wait_until_drained(DRAIN_DEADLINE_S)
+    runner.forget_latencies()  # the backlog's waits are not the search's
+    producer.start()
+    steps = search(args, runner, producer, ceiling, progress)
+    hold, cpu, failed_holds = hold_the_knee(args, steps, runner, producer, progress, session.moto_pid)
+    producer.set_rate(0)
+    progress.phase = "final drain"
+    final_drain = runner.wait_until_drained(DRAIN_DEADLINE_S)
+    progress.stop()
+    producer.stop()
+    runner.stop()
+    ledger.close()
+    counts = fetch_counts(session.endpoint)  # before the scan adds requests of its own
+    items = scan_ledger_items(
+        session_table(local),
+        expected=producer.accepted,
+        say=lambda line: print(f"[capacity] scan the table: {line}", flush=True),
+    )
+    result = session.check_ledger(local, items)
+    search_result = (steps, hold, failed_holds, cpu, backlog_seconds, final_drain)
+    fill_record(record, args, ceiling, progress, runner, items, result, search_result)
+    raw = recording.measured_parts(record, spec, counts, session.run_dir / "pollers")
+    return result, raw
+
+
+def fill_record(record: RunRecord, args, ceiling, progress, runner, items, result, search_result) -> None:
+    """What the search measured, into its record."""
+    steps, hold, failed_holds, cpu, backlog_seconds, final_drain = search_result
+    record.plan = Plan(
+        peak_rate_msgs_per_s=max(s.target_msgs_per_s for s in [*steps, hold]),
+        stage_seconds=args.step_seconds,
+        source=f"stepped search from {args.start_share} × the ceiling, × {args.step_factor} a step"
+        f" of {args.step_seconds:g} s, {args.refine} halvings, a {args.hold_seconds:g} s hold",
+    )
+    record.ceiling_msgs_per_s = ceiling
+    record.series = progress.sampler.series
+    record.latency_ms = recording.fill_latencies(record.series, items, progress.sampler.started_epoch_ms)
+    record.ledger = Ledger.of(result)
+    floor = min((s.pollers for s in runner.samples), default=0)
+    record.runner = {"min_pollers": floor, "max_pollers": runner.max_pollers, **runner.totals}
     drain_rate = args.backlog / backlog_seconds if backlog_seconds else 0.0
-    return {
-        "stack": args.stack,
-        "max_concurrency": settings.max_concurrency,
-        "batch_size": settings.batch_size,
-        "pipeline_mix_ceiling_msgs_per_s": ceiling,
-        "steps": [dataclasses.asdict(s) for s in steps],
-        "hold": dataclasses.asdict(hold),
-        "failed_holds": [dataclasses.asdict(h) for h in failed_holds],
-        "sustained_msgs_per_s": hold.stored_msgs_per_s,
-        "sustained_share_of_ceiling": round(hold.stored_msgs_per_s / ceiling, 3),
-        "goal_sustained_share": GOAL_SUSTAINED_SHARE,
-        "backlog": args.backlog,
-        "backlog_drain_seconds": round(backlog_seconds, 1) if backlog_seconds else None,
-        "backlog_drain_msgs_per_s": round(drain_rate, 1),
-        "backlog_drain_share_of_sustained": round(drain_rate / max(hold.stored_msgs_per_s, 1e-9), 3),
-        "goal_drain_share": GOAL_DRAIN_SHARE,
-        "final_drain_seconds": round(final_drain, 1) if final_drain is not None else None,
-        "cpu_cores_during_hold": cpu,
-        "warm_start_seconds": runner.warm_start_seconds,
-        "ledger": {k: v for k, v in dataclasses.asdict(result).items() if not k.endswith("_ids")},
-        "p99_bound_ms": args.p99_bound_ms,
-    }
+    record.capacity = CapacitySearch(
+        steps=steps,
+        hold=hold,
+        failed_holds=failed_holds,
+        sustained_msgs_per_s=hold.stored_msgs_per_s,
+        sustained_share_of_ceiling=round(hold.stored_msgs_per_s / ceiling, 3),
+        backlog=args.backlog,
+        backlog_drain_seconds=round(backlog_seconds, 1) if backlog_seconds else None,
+        backlog_drain_msgs_per_s=round(drain_rate, 1),
+        backlog_drain_share_of_sustained=round(drain_rate / max(hold.stored_msgs_per_s, 1e-9), 3),
+        final_drain_seconds=round(final_drain, 1) if final_drain is not None else None,
+        cpu_cores_during_hold=cpu,
+        warm_start_seconds=runner.warm_start_seconds,
+        goal_sustained_share=GOAL_SUSTAINED_SHARE,
+        goal_drain_share=GOAL_DRAIN_SHARE,
+        p99_bound_ms=args.p99_bound_ms,
+    )
 
 
-def _verdict(summary: dict, result) -> str:
-    sustained, drained = summary["sustained_share_of_ceiling"], summary["backlog_drain_share_of_sustained"]
-    hold = summary["hold"]
-    unbounded = "" if hold["sustainable"] else f", but the hold's queue was not bounded: {hold['why']}"
+def session_table(local):
+    import boto3  # here: the search itself never calls DynamoDB
+
+    return boto3.resource("dynamodb").Table(local.table_name)
+
+
+def _verdict(capacity: CapacitySearch, result) -> str:
+    sustained, drained = capacity.sustained_share_of_ceiling, capacity.backlog_drain_share_of_sustained
+    hold = capacity.hold
+    unbounded = "" if hold.sustainable else f", but the hold's queue was not bounded: {hold.why}"
     goals = (
-        f"sustained {summary['sustained_msgs_per_s']:.0f} msgs/s = {sustained:.2f} of the ceiling "
+        f"sustained {capacity.sustained_msgs_per_s:.0f} msgs/s = {sustained:.2f} of the ceiling "
         f"(goal ≥ {GOAL_SUSTAINED_SHARE}: {'met' if sustained >= GOAL_SUSTAINED_SHARE else 'NOT met'}"
         f"{unbounded}); "
-        f"{summary['backlog']}-message backlog drained at {drained:.2f} of it "
+        f"{capacity.backlog}-message backlog drained at {drained:.2f} of it "
         f"(goal ≥ {GOAL_DRAIN_SHARE}: {'met' if drained >= GOAL_DRAIN_SHARE else 'NOT met'})"
     )
     return f"{'PASSED' if result.ok else 'FAILED'}: {result.verdict()}; {goals}"
-
-
-def write_csv_samples(run_dir: Path, runner: EsmRunner) -> None:
-    from loadtest.local.runs.demo import write_csv
-
-    write_csv(run_dir / "samples.csv", [dataclasses.asdict(s) for s in runner.samples])
 
 
 def _parser() -> OneLineParser:

@@ -3,8 +3,10 @@
 Phases: start moto_server; provision the stack from its stack file; measure the emulator's ceiling for the
 pipeline's call mix; warm the consumers (the local event source mapping's pollers, or with `--mode worker`
 the worker fleet); run Locust's scale shape headless in a subprocess, with a live line every few seconds;
-wait for the queue to drain; check the ledger (and, on FIFO stacks, per-vehicle order); write
-`build/runs/<stack>-<mode>/` and regenerate REPORT.md. `--chaos` adds the faults of `make chaos`.
+wait for the queue to drain; check the ledger (and, on FIFO stacks, per-vehicle order); write the run's
+record (loadtest/analysis/run_record.py) whole to `build/runs/<stack>-<mode>/run.json` and, for the report,
+to `report/data/demo-<stack>-<mode>.json`, then regenerate REPORT.md (every other section as it was).
+`--chaos` adds the faults of `make chaos`.
 
 The plateau's offered rate comes from the measured capacity (`make capacity`'s sustained rate for this stack,
 or, before any capacity run, the ceiling measured now) times --overload, so the plateau builds a
@@ -20,7 +22,6 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-import datetime
 import json
 import subprocess
 import sys
@@ -34,15 +35,25 @@ import boto3
 
 from cli.command_line import OneLineParser, entry_point, number, share, whole_number
 from infra.resource_spec import StackSpec
-from infra.settings import KEYS, PROJECT_ROOT, from_stack_file
-from loadtest.analysis import report
-from loadtest.analysis.cost_inputs import consumer_log_bytes
-from loadtest.analysis.ledger_check import LedgerResult, check_ledger, order_violations, scan_table
+from infra.settings import PROJECT_ROOT, from_stack_file
+from loadtest.analysis import report, report_data
+from loadtest.analysis.ledger_check import LedgerResult, check_ledger, order_violations, scan_ledger_items
+from loadtest.analysis.run_record import (
+    Ledger,
+    Machine,
+    Phase,
+    Plan,
+    ResourceNames,
+    RunRecord,
+    Series,
+    Throughput,
+    settings_by_key,
+)
 from loadtest.ledger import read_ledger
 from loadtest.local.consumers.scaler import ConsumerScaler
 from loadtest.local.emulator.ceiling import measure_pipeline_mix
-from loadtest.local.emulator.embedded_aws import LOCAL_REGION
 from loadtest.local.emulator.request_counter import fetch_counts, reset_counts
+from loadtest.local.runs import recording
 from loadtest.local.runs.progress import Progress
 from loadtest.local.runs.run_arguments import fault_spec, stack_name
 from loadtest.local.runs.session import LocalSession
@@ -51,21 +62,22 @@ from ops.dead_letter_queue import NO_REASON, reason_of
 from ops.dead_letter_queue import scan as read_queue
 
 DRAIN_DEADLINE_S = 120
-CAPACITY_FILE = PROJECT_ROOT / "build" / "runs" / "capacity" / "capacity.json"
+# This machine's last `make capacity` (the committed report/data is another machine's, maybe).
+CAPACITY_FILE = PROJECT_ROOT / "build" / "runs" / "capacity" / "run.json"
 CORRECTNESS_PEAK_RATE = 120.0  # msgs/s: FIFO and chaos runs check correctness (order, faults), not the knee
 CEILING_SHARE_WITHOUT_CAPACITY = 1.0  # the knee before any `make capacity` run (it measured 0.8–1.5)
 
 
 class Phases:
     def __init__(self):
-        self.done: list[dict] = []
+        self.done: list[Phase] = []
 
     def run(self, name: str, action, *args, **kwargs):
         print(f"[demo] {name} …", flush=True)
         started = time.monotonic()
         result = action(*args, **kwargs)
         seconds = round(time.monotonic() - started, 2)
-        self.done.append({"name": name, "seconds": seconds})
+        self.done.append(Phase(name, seconds))
         print(f"[demo] {name}: done in {seconds} s", flush=True)
         return result
 
@@ -93,13 +105,19 @@ class LoadPlan:
 
 
 def _measured_capacity(stack: str, ceiling: float) -> tuple[float, str]:
+    """The sustained rate this machine's last `make capacity` measured for the stack, else a share of the
+    ceiling measured now. (Issue 27 changes how the ceiling and the capacity are found: here is the hook.)"""
     if CAPACITY_FILE.exists():
-        capacity = json.loads(CAPACITY_FILE.read_text())
-        if capacity["stack"] == stack and capacity["ledger"]["lost"] == 0:
-            sustained = capacity["sustained_msgs_per_s"]
-            return sustained, f"sustained {sustained} msgs/s (make capacity)"
+        capacity = RunRecord.load(CAPACITY_FILE)
+        if capacity.stack == stack and capacity.ledger.lost == 0 and capacity.capacity:
+            sustained = capacity.capacity.sustained_msgs_per_s
+            return sustained, f"the sustained rate {sustained:.0f} msgs/s of make capacity on {capacity.date}"
     guess = CEILING_SHARE_WITHOUT_CAPACITY
-    return guess * ceiling, f"{guess} × the ceiling {ceiling:.0f} msgs/s (no make capacity run yet)"
+    share = "" if guess == 1 else f"{guess} × "
+    return (
+        guess * ceiling,
+        f"{share}the ceiling {ceiling:.0f} msgs/s (no make capacity run here yet)",
+    )
 
 
 def start_locust(session: LocalSession, queue_url: str, args, plan: LoadPlan):
@@ -126,24 +144,17 @@ def run_locust(session: LocalSession, queue_url: str, args, plan: LoadPlan) -> i
         return -1
 
 
-def locust_load(run_dir: Path, batch_size: int):
-    """Users now and msgs/s offered since the last call, from the history CSV Locust appends every second
-    (the difference of its total request counts: its own Requests/s column is a 10 s moving average)."""
-    last = {"time": 0, "requests": 0}
+def locust_users(run_dir: Path):
+    """Locust's users now, from the history CSV it appends every second. (What it offered comes from the
+    emulator's count of the sends, read at the same instant as what was stored: Locust's file lags.)"""
 
-    def read() -> tuple[int | None, float]:
+    def read() -> tuple[int | None, None]:
         try:
             with open(run_dir / "locust_stats_history.csv") as history:
                 rows = [row for row in csv.DictReader(history) if row["Name"] == "Aggregated"]
         except (OSError, csv.Error, KeyError):
-            return None, 0.0
-        if not rows:
-            return None, 0.0
-        now, requests = int(rows[-1]["Timestamp"]), int(rows[-1]["Total Request Count"])
-        seconds = now - last["time"] if last["time"] else 0
-        offered = (requests - last["requests"]) * batch_size / seconds if seconds > 0 else 0.0
-        last.update(time=now, requests=requests)
-        return int(rows[-1]["User Count"]), offered
+            return None, None
+        return (int(rows[-1]["User Count"]), None) if rows else (None, None)
 
     return read
 
@@ -153,13 +164,6 @@ def wait_for_drain(runner: ConsumerScaler, deadline_s: float) -> bool:
         return True
     print(f"[demo] the queue did not drain within {deadline_s} s", flush=True)
     return False
-
-
-def write_csv(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["empty"])
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -212,11 +216,13 @@ def run_directory(args, mode: str) -> Path:
 class Evidence:
     """What the run left behind, read after the consumers stopped."""
 
-    items: list[dict]
+    items: list[dict]  # the ledger's attributes of every stored item (ledger_check.LEDGER_ATTRIBUTES)
     dead: list[dict]
     queued: list[dict]
     drained: bool
     request_counts: dict  # every AWS request the pipeline made during the load and the drain, by operation
+    series: Series  # one row a second from the load's start
+    load_started_ms: int  # the series' t = 0, epoch milliseconds (the items' storedAt clock)
     locust_exit: int = 0  # Locust's exit status (-1: it ran past its shape by a minute)
 
 
@@ -229,9 +235,10 @@ def load_and_drain(args, settings, local, session: LocalSession, phases, mode) -
         StackSpec(args.stack, settings).dynamodb_create_table_args(),
     )["pipeline_mix_msgs_per_s"]
     plan = LoadPlan.make(args, mode, args.stack, ceiling, settings.fifo)
+    print(f"[demo] plateau: {plan.peak_rate:.0f} msgs/s offered, {plan.source}", flush=True)
     print(
-        f"[demo] plateau: {plan.peak_rate:.0f} msgs/s offered ({plan.source}), {plan.peak_users} users × "
-        f"{plan.user_rate} calls/s × {args.batch_size}; ceiling {ceiling:.0f} msgs/s",
+        f"[demo] that is {plan.peak_users} Locust users, each sending {plan.user_rate:g} batches of "
+        f"{args.batch_size} a second",
         flush=True,
     )
     runner = session.consumers(
@@ -247,10 +254,10 @@ def load_and_drain(args, settings, local, session: LocalSession, phases, mode) -
         session.on_stop("the chaos timer", killer.cancel)
     # Failed batches come back only after the visibility timeout (and overruns after the function's).
     drain_deadline = DRAIN_DEADLINE_S + (3 * settings.queue_visibility_timeout_seconds if args.chaos else 0)
-    progress = Progress("demo", runner, locust_load(session.run_dir, args.batch_size), args.progress_seconds)
+    progress = Progress("demo", runner, locust_users(session.run_dir), args.progress_seconds, endpoint)
     progress.start()
     session.on_stop("the live line", progress.stop)
-    progress.phase = "load (Locust scale shape)"
+    progress.phase = "load"
     locust_exit = phases.run("run the Locust scale shape", run_locust, session, local.queue_url, args, plan)
     progress.phase = "drain"
     drained = phases.run("drain the queue", wait_for_drain, runner, drain_deadline)
@@ -258,12 +265,21 @@ def load_and_drain(args, settings, local, session: LocalSession, phases, mode) -
     phases.run("stop the consumers", runner.stop)  # before reading what they left
     counts = fetch_counts(endpoint)  # before the scans below add requests of their own
     sqs = boto3.client("sqs")
+    series = progress.sampler.series
     evidence = Evidence(
-        items=phases.run("scan the table", scan_table, boto3.resource("dynamodb").Table(local.table_name)),
+        items=phases.run(
+            "scan the table",
+            scan_ledger_items,
+            boto3.resource("dynamodb").Table(local.table_name),
+            expected=series.offered_total[-1] if len(series) else None,
+            say=lambda line: print(f"[demo] scan the table: {line}", flush=True),
+        ),
         dead=phases.run("read the DLQ", read_queue, sqs, local.dlq_url),
         queued=phases.run("read what is still queued", read_queue, sqs, local.queue_url),
         drained=drained,
         request_counts=counts,
+        series=series,
+        load_started_ms=progress.sampler.started_epoch_ms,
         locust_exit=locust_exit,
     )
     return ceiling, plan, runner, evidence
@@ -295,7 +311,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = from_stack_file(args.stack)
     spec = StackSpec(args.stack, settings)
     phases = Phases()
-    started_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    record = RunRecord(
+        kind="demo",
+        run=f"demo-{args.stack}-{mode}",
+        command=recording.make_command(
+            "chaos" if args.chaos else "demo", "loadtest.local.runs.demo", argv, flags=("--chaos",)
+        ),
+        stack=args.stack,
+        mode=mode,
+        started_at=recording.now(),
+        finished_at="",
+        machine=Machine.now(),
+        settings=settings_by_key(settings),
+        names=ResourceNames.of(spec),
+    )
     with LocalSession("demo", run_directory(args, mode)) as session:
         run_dir = session.run_dir
         local = phases.run("provision the stack on moto", session.start_stack, args.stack, settings)
@@ -304,14 +333,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     reasons = dict(Counter(reason_of(message) for message in evidence.dead))
     # FIFO promises order per message group (vehicle); a standard queue does not, so it is not counted.
     out_of_order = order_violations(evidence.items) if settings.fifo else None
-    extra = {
-        "dlq_reasons": reasons,
-        "order_violations": out_of_order,
-        "plan": dataclasses.asdict(plan),
-        "request_counts": evidence.request_counts,  # the cost model's inputs (REPORT "What it costs")
-        "consumer_logs": consumer_log_bytes(run_dir / ("workers" if mode == "worker" else "pollers")),
-    }
-    write_run(run_dir, args, spec, phases, started_at, ceiling, runner, evidence.items, result, mode, extra)
+    fill_record(record, args, run_dir, phases, ceiling, plan, runner, evidence, result)
+    record.dlq_reasons, record.order_violations = reasons, out_of_order
+    raw = recording.measured_parts(
+        record, spec, evidence.request_counts, run_dir / ("workers" if mode == "worker" else "pollers")
+    )
+    recording.finish(record)
+    # The whole run, every second of it, and the raw counts cost_report's command line reads.
+    record.save(run_dir / "run.json", max_points=None, **raw)
     passed, why = verdict(result, evidence, reasons, out_of_order)
     print(f"[demo] {result.line()}", flush=True)
     if result.extra_dead_letter_copies:
@@ -320,8 +349,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[demo] per-vehicle order violations: {out_of_order}", flush=True)
     if args.chaos:
         print(f"[demo] faults: {json.dumps(runner.totals)}; DLQ by reason: {json.dumps(reasons)}", flush=True)
-    if not args.no_report and (report.MAIN_RUN / "run.json").exists():
-        report.main([])  # the dev Lambda run, with every other run's section
+    if not args.no_report:
+        saved = report_data.save(record)
+        print(f"[demo] wrote {_shown(saved)}: this run's sections of REPORT.md", flush=True)
+        report.main([])  # every section from report/data: this run's new, the others as they were
     last = runner.samples[-1].pollers if runner.samples else 0
     scaling = f"pollers {min_pollers(runner)}→{runner.max_pollers}→{last} (max {runner.max_concurrency})"
     print(f"[demo] {'PASSED' if passed else 'FAILED'}: {why}; {scaling}", flush=True)
@@ -332,49 +363,40 @@ def min_pollers(runner: ConsumerScaler) -> int:
     return min((s.pollers for s in runner.samples), default=0)
 
 
-def write_run(run_dir, args, spec, phases, started_at, ceiling, runner, items, result, mode, extra) -> None:
-    write_csv(run_dir / "samples.csv", [dataclasses.asdict(s) for s in runner.samples])
-    latencies = sorted((int(i["storedAt"]), int(i["sentAt"]), i["eventId"]) for i in items if "sentAt" in i)
-    write_csv(
-        run_dir / "latencies.csv",
-        [
-            {"eventId": e, "sentAt": sent, "storedAt": stored, "latency_ms": stored - sent}
-            for stored, sent, e in latencies
-        ],
+def _shown(path: Path) -> str:
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
+
+
+def fill_record(record: RunRecord, args, run_dir, phases, ceiling, plan, runner, evidence, result) -> None:
+    """What the run measured, into its record."""
+    load_seconds = total_seconds(scale_stages(plan.peak_users, args.stage_seconds))
+    record.plan = Plan(
+        plan.peak_rate, plan.peak_users, plan.user_rate, args.stage_seconds, args.batch_size,
+        args.poison_ratio, args.faults, plan.source,
+    )  # fmt: skip
+    record.phases = phases.done
+    record.ceiling_msgs_per_s = ceiling
+    record.series = evidence.series
+    record.latency_ms = recording.fill_latencies(evidence.series, evidence.items, evidence.load_started_ms)
+    record.ledger = Ledger.of(result)
+    record.runner = {"min_pollers": min_pollers(runner), "max_pollers": runner.max_pollers, **runner.totals}
+    stored_at = [int(i["storedAt"]) for i in evidence.items if "sentAt" in i]
+    stored_window = max(1e-9, (max(stored_at, default=0) - min(stored_at, default=0)) / 1000)
+    record.throughput = Throughput(
+        produced_msgs_per_s=round(result.accepted / load_seconds, 1),
+        stored_msgs_per_s=round(len(stored_at) / stored_window, 1),
+        stored_vs_ceiling=round(len(stored_at) / stored_window / ceiling, 3),
     )
-    load_seconds = total_seconds(scale_stages(extra["plan"]["peak_users"], args.stage_seconds))
-    first_stored = min((s for s, _, _ in latencies), default=0)
-    last_stored = max((s for s, _, _ in latencies), default=0)
-    stored_window = max(1e-9, (last_stored - first_stored) / 1000)
-    settings = spec.settings
-    run = {
-        "stack": spec.stack,
-        "mode": mode,
-        **extra,
-        "region": LOCAL_REGION,
-        "started_at": started_at,
-        "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "settings": {key: getattr(settings, meta.field) for key, meta in KEYS.items()},
-        "phases": phases.done,
-        "shape": {
-            "peak_users": extra["plan"]["peak_users"],
-            "peak_rate": extra["plan"]["peak_rate"],
-            "stage_seconds": args.stage_seconds,
-            "user_rate": extra["plan"]["user_rate"],
-            "batch_size": args.batch_size,
-            "poison_ratio": args.poison_ratio,
-            "faults": args.faults,
-        },
-        "emulator_ceiling": {"pipeline_mix_msgs_per_s": ceiling},
-        "ledger": {k: v for k, v in dataclasses.asdict(result).items() if not k.endswith("_ids")},
-        "runner": {"max_pollers": runner.max_pollers, "min_pollers": min_pollers(runner), **runner.totals},
-        "throughput": {
-            "produced_msgs_per_s": round(result.accepted / load_seconds, 1),
-            "stored_msgs_per_s": round(len(latencies) / stored_window, 1),
-            "stored_vs_ceiling": round(len(latencies) / stored_window / ceiling, 3),
-        },
-    }
-    (run_dir / "run.json").write_text(json.dumps(run, indent=2, default=str))
+    record.producer = [
+        {
+            "request": r["Name"],
+            "requests": int(r["Request Count"]),
+            "failures": int(r["Failure Count"]),
+            "requests_per_s": round(float(r["Requests/s"]), 1),
+            **{f"p{q}_ms": float(r[f"{q}%"]) for q in (50, 95, 99)},
+        }
+        for r in report.read_csv(run_dir / "locust_stats.csv")
+    ]
 
 
 if __name__ == "__main__":

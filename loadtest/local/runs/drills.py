@@ -41,7 +41,7 @@ import boto3
 
 from cli.command_line import OneLineParser, entry_point
 from infra.settings import PROJECT_ROOT, StackSettings, from_stack_file
-from loadtest.analysis import report
+from loadtest.analysis import report, report_data
 from loadtest.analysis.ledger_check import LedgerResult, scan_table
 from loadtest.analysis.percentiles import percentile
 from loadtest.ledger import LedgerWriter
@@ -470,7 +470,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = args.names or list(DRILLS)
     scale = 0.25 if args.quick else 1.0
     passed = [name for name in names if run_drill(name, args.run_dir, args.inject_loss, scale)]
-    if not args.no_report and (report.MAIN_RUN / "run.json").exists():
+    if not args.no_report:  # these drills' rows of report/data/drills.json, then REPORT.md from that data
+        command = f"make drill NAME={names[0]}" if len(args.names) == 1 else "make drills"
+        if len(args.names) > 1:
+            command = "python -m loadtest.local.runs.drills " + " ".join(names)
+        records = [json.loads((args.run_dir / n / f"{n}.json").read_text()) for n in names]
+        report_data.record_drills(records, command)
         report.main([])
     failed = [name for name in names if name not in passed]
     which = f"; failed: {', '.join(failed)}" if failed else ""

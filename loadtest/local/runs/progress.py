@@ -1,10 +1,15 @@
 """The live line a person watching a long run needs, every few seconds, from a background thread:
 
-    [demo] 42s run the Locust scale shape | users 12 | offered 480/s stored 455/s | queue 1,210 visible
-           90 in flight | pollers 10 | p99 so far 1,840 ms
+    [demo]   42 s load | users 10 | offered 812/s stored 640/s | queue 1,210 visible, 90 in flight, DLQ 0
+           | pollers 10 | p99 last 5 s 1,840 ms, max p99 2,100 ms
 
-The consumer set gives the queue, pollers, stored total and latencies; `load` (optional) gives the users and
-the offered rate of whatever produces (Locust's CSV history, or the capacity search's paced producer).
+Offered and stored are read at the same instant from the emulator's request counter (pipeline_sampler.py),
+over the same last few seconds; "p99 last 5 s" is of the events stored in that window (it rises and falls
+with the backlog), "max p99" the highest such window so far. The same thread records the run's per-second
+series (`progress.sampler.series`), which the run keeps in its record.
+
+`load` (optional) gives the users (Locust's) and, where the emulator's counter cannot answer, the offered
+rate the producer was asked for.
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ from collections.abc import Callable
 
 from loadtest.analysis.percentiles import percentile
 from loadtest.local.consumers.scaler import ConsumerScaler
+from loadtest.local.runs.pipeline_sampler import PipelineSampler
+
+SAMPLE_S = 1.0
 
 
 class Progress:
@@ -24,46 +32,76 @@ class Progress:
         consumers: ConsumerScaler,
         load: Callable[[], tuple[int | None, float]] | None = None,
         interval_s: float = 5.0,
+        endpoint: str | None = None,
+        sampler: PipelineSampler | None = None,
     ):
         self.name = name
         self.consumers = consumers
         self.load = load
         self.interval_s = interval_s
         self.phase = ""
-        self._t0 = time.monotonic()
+        self.sampler = sampler or PipelineSampler(consumers, endpoint, users=self._users)
+        self.max_p99_ms = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"{name}-progress", daemon=True)
-        self._last = (time.monotonic(), 0)
+
+    def _users(self) -> int | None:
+        return self.load()[0] if self.load else None
 
     def start(self) -> None:
-        self._t0 = time.monotonic()
-        self._last = (self._t0, self.consumers.totals["stored"])
+        """t = 0 of the series: call it when the load starts."""
+        self.sampler.start()
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(5)
+        if self._thread.ident is not None:
+            self._thread.join(5)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            print(self.line(), flush=True)
+        next_sample = last_print = time.monotonic()
+        while True:
+            next_sample += SAMPLE_S  # on a fixed beat: a slow answer does not push every later row
+            if self._stop.wait(max(0.0, next_sample - time.monotonic())):
+                return
+            self.sampler.sample()
+            if time.monotonic() - last_print >= self.interval_s - SAMPLE_S / 2:
+                last_print = time.monotonic()
+                print(self.line(), flush=True)
 
     def line(self) -> str:
-        now, stored = time.monotonic(), self.consumers.totals["stored"]
-        then, stored_then = self._last
-        self._last = (now, stored)
-        rate = (stored - stored_then) / max(now - then, 1e-9)
-        sample = self.consumers.samples[-1] if self.consumers.samples else None
-        users, offered = self.load() if self.load else (None, 0.0)
+        """The line for the last `interval_s` seconds of the series."""
+        series, rows = self.sampler.series, max(1, round(self.interval_s / SAMPLE_S))
+        users, asked = self.load() if self.load else (None, None)
+        offered = self.sampler.rate("offered_total", rows)
+        if offered is None:
+            offered = asked
+        stored = self.sampler.rate("stored_total", rows)
         parts = [
-            f"[{self.name}] {now - self._t0:4.0f}s {self.phase}",
+            f"[{self.name}] {self.sampler.clock():4.0f} s {self.phase}".rstrip(),
             *([f"users {users}"] if users is not None else []),
-            f"offered {offered:,.0f}/s stored {rate:,.0f}/s",
-            f"queue {sample.queue_visible:,} visible {sample.queue_in_flight:,} in flight"
-            if sample
-            else "queue ?",
+            f"offered {_rate(offered)} stored {_rate(stored)}",
+            _depth(series),
             f"pollers {self.consumers.pollers}",
         ]
-        if self.consumers.latencies_ms:  # the worker fleet reports counts only (latencies: from the table)
-            parts.append(f"p99 so far {percentile(self.consumers.latencies_ms, 0.99):,.0f} ms")
+        latencies = self.sampler.latencies_since(rows)
+        if latencies:  # the worker fleet reports counts only (its latencies come from the table)
+            p99 = percentile(latencies, 0.99)
+            self.max_p99_ms = max(self.max_p99_ms, p99)
+            parts.append(f"p99 last {self.interval_s:g} s {p99:,.0f} ms, max p99 {self.max_p99_ms:,.0f} ms")
+        elif self.max_p99_ms:
+            parts.append(f"none stored last {self.interval_s:g} s, max p99 {self.max_p99_ms:,.0f} ms")
         return " | ".join(parts)
+
+
+def _rate(msgs_per_s: float | None) -> str:
+    return "?/s" if msgs_per_s is None else f"{msgs_per_s:,.0f}/s"
+
+
+def _depth(series) -> str:
+    if not len(series) or series.queue_visible[-1] is None:
+        return "queue ?"
+    return (
+        f"queue {series.queue_visible[-1]:,} visible, {series.queue_in_flight[-1]:,} in flight,"
+        f" DLQ {series.dlq_visible[-1]:,}"
+    )

@@ -73,3 +73,43 @@ def test_a_resent_event_stored_once_is_a_resend_not_a_duplicate():
     result = check_ledger([*LEDGER, resent], ITEMS, [ROUTED, REDRIVEN])
     assert result.line() == "lost=0 pending=0 duplicated=0 in_dlq=2 stored=2 accepted=5 resent=1"
     assert result.ok
+
+
+def test_the_ledger_scan_reads_only_the_ledgers_attributes_as_plain_values():
+    import boto3
+    from moto import mock_aws
+
+    from loadtest.analysis.ledger_check import LEDGER_ATTRIBUTES, scan_ledger_items
+
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
+        table = dynamodb.create_table(
+            TableName="ledger",
+            KeySchema=[{"AttributeName": "eventId", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "eventId", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        with table.batch_writer() as batch:
+            for n in range(3000):  # more than one 1 MB page
+                batch.put_item(
+                    Item={
+                        "eventId": f"e{n}",
+                        "vehicleId": "V1",
+                        "sentAt": n,
+                        "storedAt": n + 7,
+                        "body": "x" * 400,
+                    }
+                )
+        said = []
+
+        items = scan_ledger_items(table, expected=3000, say=said.append)
+
+    assert len(items) == 3000
+    assert {tuple(sorted(item)) for item in items} == {tuple(sorted(LEDGER_ATTRIBUTES))}
+    assert sorted(items, key=lambda i: i["sentAt"])[5] == {
+        "eventId": "e5",
+        "vehicleId": "V1",
+        "sentAt": 5,
+        "storedAt": 12,
+    }
+    assert all(line.endswith(" s)") and " of 3,000 accepted (" in line for line in said)

@@ -1,132 +1,175 @@
-"""REPORT.md from a synthetic run: exact figures, Locust rows, valid PNG charts; and the AWS drain model."""
+"""REPORT.md from report/data alone: exact figures, each section under its run's name and date, charts with
+captions, no section lost when its data is missing, and a run that replaces only its own sections."""
 
-import csv
 import json
+import re
 
-from loadtest.analysis import report
+from infra.settings import PROJECT_ROOT
+from loadtest.analysis import report, report_data
+from loadtest.analysis.report_sections import HEADINGS
 from loadtest.analysis.scaling_model import LambdaModel, SeedEc2Model, human
+from tests.loadtest.analysis.records import capacity_record, demo_record, write_all
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def write_csv(path, rows):
-    with open(path, "w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+def render(tmp_path):
+    return report.render(tmp_path / "data", tmp_path / "report", tmp_path / "REPORT.md")
 
 
-def synthetic_run(run_dir, stack="dev", mode="lambda", order_violations=None):
-    run_dir.mkdir()
-    run = {
-        "stack": stack,
-        "mode": mode,
-        "order_violations": order_violations,
-        "started_at": "2026-01-01T00:00:00+00:00",
-        "finished_at": "2026-01-01T00:02:00+00:00",
-        "settings": {"maxConcurrency": 5, "batchSize": 10},
-        "phases": [{"name": "run the Locust scale shape", "seconds": 100.0}],
-        "shape": {"peak_users": 4},
-        "emulator_ceiling": {"pipeline_mix_msgs_per_s": 400.0},
-        "plan": {"peak_rate": 80.0, "source": "1.3 × sustained 61.5 msgs/s (make capacity)"},
-        "ledger": {
-            "accepted": 100,
-            "stored": 99,
-            "in_dlq": 1,
-            "lost": 0,
-            "pending": 0,
-            "duplicated": 0,
-            "poison_accepted": 1,
-        },
-        "runner": {
-            "max_pollers": 3,
-            "min_pollers": 1,
-            "invocations": 12,
-            "records": 101,
-            "stored": 99,
-            "failed_records": 2,
-            "failed_invocations": 0,
-        },
-        "throughput": {"produced_msgs_per_s": 50.0, "stored_msgs_per_s": 48.0, "stored_vs_ceiling": 0.12},
-    }
-    (run_dir / "run.json").write_text(json.dumps(run))
-    write_csv(
-        run_dir / "latencies.csv",
-        [
-            {"eventId": f"e{i}", "sentAt": 1000 * i, "storedAt": 1000 * i + 10 * i, "latency_ms": 10 * i}
-            for i in range(1, 101)
-        ],
+def sections_of(text: str) -> dict[str, str]:
+    """Each `## ` section's text, by heading."""
+    parts = re.split(r"^(## .*)$", text, flags=re.MULTILINE)
+    return {parts[i]: parts[i + 1] for i in range(1, len(parts), 2)}
+
+
+def test_the_main_run_figures_charts_and_where_they_come_from(tmp_path):
+    report_data.save(demo_record(), tmp_path / "data")
+
+    text = render(tmp_path)
+
+    result = sections_of(text)[HEADINGS["result"]]
+    assert (
+        "*From `make demo` on 2026-12-01 (2 cores, Python 3.12.1, Linux, load average 1.5 at the start,"
+        " 2.5 at the end); data: [`report/data/demo-dev-lambda.json`](report/data/demo-dev-lambda.json).*"
+        in result
     )
-    write_csv(
-        run_dir / "samples.csv",
-        [
-            {
-                "t_s": t,
-                "queue_visible": t % 3,
-                "queue_in_flight": 1,
-                "dlq_visible": 0,
-                "pollers": 1 + t // 4,
-                "stored_total": t * 10,
-            }
-            for t in range(10)
-        ],
+    ledger = "**`lost=0 pending=0 duplicated=0 in_dlq=0 stored=8000 accepted=8000`**"
+    assert f"{ledger} — no message lost, pending or stored twice." in result
+    assert (
+        "| plateau offered (msgs/s) and where it comes from | 300 (1.3 × the sustained rate 231 msgs/s"
+        in result
     )
-    stats = {
-        "Type": "SQS",
-        "Name": "SendMessageBatch",
-        "Request Count": "10",
-        "Failure Count": "0",
-        "Requests/s": "2.5",
-        "50%": "30",
-        "95%": "60",
-        "99%": "80",
-    }
-    write_csv(run_dir / "locust_stats.csv", [stats, stats | {"Type": "", "Name": "Aggregated"}])
-    write_csv(
-        run_dir / "locust_stats_history.csv",
-        [
-            {"Timestamp": 100 + t, "User Count": t, "Type": "", "Name": "Aggregated", "Requests/s": t / 2}
-            for t in range(5)
-        ],
-    )
-
-
-def test_report_holds_the_run_figures_and_valid_charts(tmp_path):
-    synthetic_run(tmp_path / "run")
-    out = tmp_path / "REPORT.md"
-
-    text = report.render(tmp_path / "run", tmp_path / "report", out)
-
-    ledger = "**`lost=0 pending=0 duplicated=0 in_dlq=1 stored=99 accepted=100`**"
-    assert f"{ledger} — no message lost, pending or stored twice." in text
-    assert "| stored throughput / emulator ceiling | 0.12 |" in text
-    assert "| emulator ceiling for the pipeline's call mix, msgs/s (same run) | 400.0 |" in text
-    assert "| plateau offered (msgs/s) and where it comes from | 80.0 (1.3 × sustained 61.5 msgs/s" in text
-    assert "| pollers: floor → max (maxConcurrency 5) | 1 → 3 |" in text
-    # latencies 10..1000 ms: p50 = 500 (index 50 of 100 → value 510 with rounding to nearest rank)
-    assert "| end-to-end latency p50 / p95 / p99 (ms) | 510 / 950 / 990 |" in text
-    assert "| SendMessageBatch | 10 | 0 | 2.5 | 30 | 60 | 80 |" in text
+    assert "| stored throughput / emulator ceiling | 0.5 |" in result
+    assert "| largest backlog (messages) | 2,000 |" in result
+    assert "| end-to-end latency p50 / p95 / p99 (ms) | 510 / 950 / 990 |" in result
+    assert "| pollers: floor → max (maxConcurrency 10) | 5 → 10 |" in result
+    assert "| SendMessageBatch | 800 | 0 | 13.3 | 30 | 60 | 80 |" in text
     charts = sorted(p.name for p in (tmp_path / "report").glob("*.png"))
-    assert charts == ["latency.png", "queue_depth.png", "runner_concurrency.png", "users_and_send_rate.png"]
+    assert charts == [
+        "cost_vs_volume.png",
+        "latency.png",
+        "queue_depth.png",
+        "runner_concurrency.png",
+        "users_and_send_rate.png",
+    ]
     for name in charts:
-        assert f"(report/{name})" in text
         assert (tmp_path / "report" / name).read_bytes()[:8] == PNG_MAGIC
+    # Each chart has its caption line right under it.
+    lines = text.splitlines()
+    for n, line in enumerate(lines):
+        if line.startswith("![") and "cost_vs_volume" not in line:
+            assert lines[n + 1].startswith("*") and lines[n + 1].endswith("*"), line
+    assert "*The backlog peaks at 2,000 messages at 40 s and returns to 0;" in text
 
 
-def test_runs_beside_the_main_one_get_a_row_and_a_scaling_chart(tmp_path):
-    synthetic_run(tmp_path / "dev-lambda")
-    synthetic_run(tmp_path / "fifo-lambda", stack="fifo", order_violations=0)
-    synthetic_run(tmp_path / "dev-worker", mode="worker")
+def test_no_section_disappears_when_its_data_is_missing(tmp_path):
+    text = render(tmp_path)  # an empty data directory
 
-    text = report.render(tmp_path / "dev-lambda", tmp_path / "report", tmp_path / "REPORT.md")
+    assert list(sections_of(text)) == list(HEADINGS.values())
+    assert text.count("*Not measured yet: `make demo` measures it.*") == 6
+    assert "*Not measured yet: `make capacity` measures it.*" in text
+    assert "*Not measured yet: `make drills` measures it.*" in text
 
-    figures = "lost=0 pending=0 duplicated=0 stored=99 | 50.0 / 48.0 | 510 / 950 / 990 | 3"
-    assert f"| `make demo STACK=dev MODE=worker` | {figures} workers | — |" in text
-    assert f"| `make demo STACK=fifo` | {figures} pollers | 0 |" in text
+
+def test_every_section_of_the_committed_report_has_its_data():
+    data = report_data.DATA_DIR
+    for name in (f"{report_data.MAIN_RUN}.json", f"{report_data.CAPACITY_RUN}.json", "demo-dev-worker.json",
+                 "demo-fifo-lambda.json", "demo-dev-chaos.json", "drills.json", "bench.json"):  # fmt: skip
+        assert (data / name).exists(), name
+    committed = (PROJECT_ROOT / "REPORT.md").read_text()
+    assert list(sections_of(committed))[: len(HEADINGS)] == list(HEADINGS.values())
+    assert "Not measured yet" not in committed
+
+
+def test_the_committed_report_is_what_its_data_renders(tmp_path):
+    text = report.render(report_data.DATA_DIR, tmp_path / "report", tmp_path / "REPORT.md")
+
+    assert text == (PROJECT_ROOT / "REPORT.md").read_text(), (
+        "regenerate it: python -m loadtest.analysis.report"
+    )
+
+
+def test_a_run_replaces_its_own_sections_and_leaves_the_others(tmp_path):
+    write_all(tmp_path / "data")
+    before = sections_of(render(tmp_path))
+    others = {p.name: p.read_bytes() for p in (tmp_path / "data").iterdir() if p.name != "capacity-dev.json"}
+
+    again = capacity_record()
+    again.finished_at = "2026-12-03T09:00:00+00:00"
+    again.capacity.sustained_msgs_per_s = 333.0
+    report_data.save(again, tmp_path / "data")
+    after = sections_of(render(tmp_path))
+
+    assert {
+        p.name: p.read_bytes() for p in (tmp_path / "data").iterdir() if p.name != "capacity-dev.json"
+    } == others
+    changed = [heading for heading in before if before[heading] != after[heading]]
+    assert changed == [HEADINGS["capacity"]]
+    assert "*From `make capacity` on 2026-12-03 " in after[HEADINGS["capacity"]]
+    assert "| maximum sustained stored msgs/s (held 30 s) | 333 | |" in after[HEADINGS["capacity"]]
+
+
+def test_capacity_section_reports_the_knee_the_goals_and_the_cpu(tmp_path):
+    report_data.save(capacity_record(), tmp_path / "data")
+
+    text = sections_of(render(tmp_path))[HEADINGS["capacity"]]
+
+    assert "| sustained / ceiling | **0.80** | ≥ 0.75 |" in text
+    assert "| queue bounded during the hold | yes | yes |" in text
+    assert "| backlog drain rate / sustained rate | **1.04** | ≥ 0.8 |" in text
+    assert (
+        "| 2 | 344 | 290 | 0 → 20 | 40 | 5.5 / 6 | 900 / 1800 / 2100 | no: backlog grows 40 msgs/s |" in text
+    )
+    assert "| hold | 321 | 320 | 0 → 20 | 1 | 5.5 / 6 | 60 / 120 / 300 | yes |" in text
+    assert "emulator 0.9, pollers 0.6, producer 0.2. The emulator is the largest consumer" in text
+    assert "![Load against capacity](report/capacity_timeline.png)" in text
+    assert "![Latency against throughput](report/capacity_latency.png)" in text
+
+
+def test_other_runs_get_a_row_with_their_date_and_a_chart(tmp_path):
+    write_all(tmp_path / "data")
+
+    text = sections_of(render(tmp_path))[HEADINGS["other_runs"]]
+
+    figures = "lost=0 pending=0 duplicated=0 stored=8000 | 133.3 / 200.0 | 510 / 950 / 990 | 10"
+    assert f"| `make demo MODE=worker` | 2026-12-01 | {figures} workers | — |" in text
+    assert f"| `make demo STACK=fifo` | 2026-12-01 | {figures} pollers | 0 |" in text
     for name in ("dev-worker_scaling.png", "fifo-lambda_scaling.png"):
         assert f"(report/{name})" in text
         assert (tmp_path / "report" / name).read_bytes()[:8] == PNG_MAGIC
-    assert "dev-lambda_scaling.png" not in text
+    assert "dev-chaos_scaling.png" not in text  # the chaos run has its own section
+
+
+def test_drills_section_has_a_row_per_drill_in_order_with_its_date(tmp_path):
+    write_all(tmp_path / "data")
+
+    text = render(tmp_path)
+
+    rows = [line for line in text.splitlines() if line.startswith(("| outage |", "| poison |"))]
+    assert [row.split(" | ")[0] for row in rows] == ["| outage", "| poison"]
+    assert rows[0].endswith(
+        "| seconds 80.0 | `lost=0 pending=0 duplicated=0 in_dlq=5 stored=95 accepted=100` | passed |"
+        " `make drills`, 2026-12-01 |"
+    )
+    assert rows[1].endswith("| FAILED: valid p99 2.5× the clean stage's | `make drills`, 2026-12-01 |")
+
+
+def test_drills_and_benchmarks_replace_their_own_rows(tmp_path):
+    write_all(tmp_path / "data")
+
+    report_data.record_drills(
+        [{"name": "poison", "passed": True, "problems": [], "ledger": "x"}],
+        "make drill NAME=poison",
+        tmp_path / "data",
+    )
+    report_data.record_bench({"cold_start": {"ratio": 0.97}}, data_dir=tmp_path / "data")
+
+    drills = json.loads((tmp_path / "data" / "drills.json").read_text())["drills"]
+    assert (drills["outage"]["date"], drills["poison"]["command"]) == ("2026-12-01", "make drill NAME=poison")
+    benchmarks = json.loads((tmp_path / "data" / "bench.json").read_text())["benchmarks"]
+    assert sorted(benchmarks) == ["cold_start", "producer"]
+    assert benchmarks["producer"]["date"] == "2026-12-01"
 
 
 def test_lambda_ramp_and_seed_loop_drain_times():
@@ -142,81 +185,3 @@ def test_lambda_ramp_and_seed_loop_drain_times():
         "2.3 d",
         "> 30 d",
     ]
-
-
-def test_capacity_section_reports_the_knee_the_goals_and_the_cpu(tmp_path):
-    synthetic_run(tmp_path / "dev-lambda")
-    (tmp_path / "capacity").mkdir()
-    step = {
-        "target_msgs_per_s": 300.0,
-        "offered_msgs_per_s": 298.0,
-        "stored_msgs_per_s": 296.0,
-        "backlog_start": 0,
-        "backlog_end": 20,
-        "backlog_slope": 1.0,
-        "pollers_max": 6,
-        "pollers_mean": 5.5,
-        "p50_ms": 40.0,
-        "p95_ms": 120.0,
-        "p99_ms": 300.0,
-        "sustainable": True,
-        "why": "",
-        "t_start_s": 10.0,
-        "t_end_s": 25.0,
-    }
-    capacity = {
-        "stack": "dev",
-        "max_concurrency": 10,
-        "batch_size": 10,
-        "pipeline_mix_ceiling_msgs_per_s": 400.0,
-        "steps": [
-            step,
-            step | {"sustainable": False, "why": "backlog grows 40 msgs/s", "backlog_slope": 40.0},
-        ],
-        "hold": step | {"t_start_s": 40.0, "t_end_s": 70.0},
-        "sustained_msgs_per_s": 320.0,
-        "sustained_share_of_ceiling": 0.8,
-        "goal_sustained_share": 0.75,
-        "backlog": 10000,
-        "backlog_drain_seconds": 30.0,
-        "backlog_drain_msgs_per_s": 333.3,
-        "backlog_drain_share_of_sustained": 1.04,
-        "goal_drain_share": 0.8,
-        "cpu_cores_during_hold": {"emulator": 0.9, "pollers": 0.6, "producer": 0.2},
-        "warm_start_seconds": 4.2,
-        "ledger": {"lost": 0, "pending": 0, "duplicated": 0, "in_dlq": 0, "stored": 9, "accepted": 9},
-        "p99_bound_ms": 2000,
-    }
-    (tmp_path / "capacity" / "capacity.json").write_text(json.dumps(capacity))
-
-    text = report.render(tmp_path / "dev-lambda", tmp_path / "report", tmp_path / "REPORT.md")
-
-    assert "| sustained / ceiling | **0.80** | ≥ 0.75 |" in text
-    assert "| queue bounded during the hold | yes | yes |" in text
-    assert "| maximum sustained stored msgs/s (held 30 s) | 320 | |" in text
-    assert "| backlog drain rate / sustained rate | **1.04** | ≥ 0.8 |" in text
-    assert "| 2 | 298 | 296 | 0 → 20 | 40 | 5.5 / 6 | 40 / 120 / 300 | no: backlog grows 40 msgs/s |" in text
-    assert "emulator 0.9, pollers 0.6, producer 0.2. The emulator is the largest consumer" in text
-
-
-def test_drills_section_has_a_row_per_drill_in_order(tmp_path):
-    synthetic_run(tmp_path / "dev-lambda")
-    for name, passed in (("poison", False), ("outage", True)):
-        (tmp_path / "drills" / name).mkdir(parents=True)
-        record = {
-            "name": name,
-            "passed": passed,
-            "problems": [] if passed else ["valid p99 2.5× the clean stage's"],
-            "ledger": "lost=0 pending=0 duplicated=0 in_dlq=5 stored=95 accepted=100",
-            "seconds": 80.0,
-        }
-        (tmp_path / "drills" / name / f"{name}.json").write_text(json.dumps(record))
-
-    text = report.render(tmp_path / "dev-lambda", tmp_path / "report", tmp_path / "REPORT.md")
-
-    rows = [line for line in text.splitlines() if line.startswith(("| outage |", "| poison |"))]
-    assert [row.split(" | ")[0] for row in rows] == ["| outage", "| poison"]
-    assert rows[0].endswith(
-        "| seconds 80.0 | `lost=0 pending=0 duplicated=0 in_dlq=5 stored=95 accepted=100` | passed |"
-    )
-    assert rows[1].endswith("| FAILED: valid p99 2.5× the clean stage's |")
