@@ -11,7 +11,7 @@ MODE   ?= lambda
 # RUN_DIR=DIR gives a run a directory of its own (a second run of the same target and stack refuses to share one).
 RUN_DIR_OPTION = $(if $(RUN_DIR),--run-dir $(RUN_DIR))
 
-.PHONY: test lint unit up demo chaos capacity drills drill smoke bench whatif fuzz lock clean
+.PHONY: test lint unit up demo chaos capacity drills drill smoke bench tune whatif fuzz lock clean
 
 # The venv is rebuilt whenever the lock file changes; a fresh clone needs nothing installed by hand.
 $(VENV)/.installed: requirements.lock
@@ -62,8 +62,16 @@ drill: $(VENV)/.installed
 smoke: $(VENV)/.installed
 	$(PY) -m loadtest.local.runs.smoke --stack $(STACK) $(RUN_DIR_OPTION)
 
+# Each headline ratio the median of repeated rounds with its min–max, the load average beside it.
 bench: $(VENV)/.installed
 	$(PY) -m loadtest.local.runs.bench
+
+# Power tuning, offline: the real handler on recorded batches under each memory size's CPU share, priced by the
+# cost model; prints the cheapest, fastest and balanced functionMemoryMb per stack and draws
+# build/runs/tune/tune.png. STACKS="dev prod" by default; POWER_TUNING=FILE compares an aws-lambda-power-tuning
+# result (its output JSON).
+tune: $(VENV)/.installed
+	$(PY) -m loadtest.local.runs.tune $(if $(STACKS),--stacks $(STACKS)) $(if $(POWER_TUNING),--power-tuning $(POWER_TUNING))
 
 # What-if at AWS scale (seconds, no AWS account): the stacks simulated by AWS's documented rules under bursts
 # of 1k, 10k and 50k msgs/s, standard against provisioned mode; the table, report/whatif_*.png and

@@ -27,6 +27,7 @@ from loadtest.analysis.cost_model import (
     fixed,
     fleet_instances,
     fleet_month,
+    floor_month,
     lambda_month,
     per_million_events,
     platform_log_bytes,
@@ -137,7 +138,7 @@ def _unit_rows(usage: Usage, design: LambdaDesign) -> list[str]:
         f"| bytes logged per invocation | {usage.log_bytes.intercept:.0f} + {usage.log_bytes.slope:.1f} × records"
         f" ({usage.log_bytes.points:,} invocations){platform} |",
         f"| item size, bytes: mean / smallest / largest | {sizes} |",
-        f"| write units per event: table / byVehicle index | {usage.table_write_units_per_event:.3f}"
+        f"| write units per event: table / its indexes | {usage.table_write_units_per_event:.3f}"
         f" / {usage.index_write_units_per_event:.3f} |",
         f"| EMF metric series (custom metrics) | {usage.custom_metrics} |",
         f"| one busy consumer's messages/s (receive + batch + delete) | {usage.consumer_msgs_per_s:.0f} |",
@@ -264,7 +265,7 @@ def _summary(c: Comparison, chart: str, rel: str) -> list[str]:
         "",
         f"**This design against seed-style: {ratio:.2f} of its cost per event** (goal ≤ {RATIO_GOAL:.2f}: {verdict})."
         f" Both pay the same DynamoDB writes (the same items: {usage.table_write_units_per_event:.2f} write units an event"
-        f" in the table and {usage.index_write_units_per_event:.2f} in the byVehicle index); everything else costs"
+        f" in the table and {c.this.index_write_units or 0:.2f} in its indexes); everything else costs"
         f" {rest:.2f} of seed-style's, as batching takes out most SQS requests and Lambda invocations and, with them,"
         " most of the logs and traces.",
         "",
@@ -274,10 +275,49 @@ def _summary(c: Comparison, chart: str, rel: str) -> list[str]:
         "",
         f"{choice}; one worker's throughput, {c.fleet.msgs_per_s_per_instance:.0f} msgs/s, is measured from {c.fleet_source}.",
         "",
+        *floor_rows(c.usage, c.prices, c.events),
         *_sensitivity(c),
         f"![Monthly cost against events per month]({rel}/{chart})",
         "",
     ]
+
+
+FLOOR_GOAL = 1.3  # issue 25: each stack within 1.3 × the least that stores every event once
+
+
+def floor_rows(usage: Usage, prices: PriceBook, events: float) -> list[str]:
+    """Each stack's design against its floor (cost_model.floor_month), and the design before issue 25 (a
+    byVehicle index written beside every item, X-Ray's default sampling) against the same floor."""
+    rows = [
+        "**Against the floor.** The floor is the least a million events cost with the stack's settings while each"
+        " is stored once: its write units alone, SQS send, receive and delete in calls of 10, one invocation per"
+        " batch at the measured duration, nothing else (`cost_model.floor_month`). What the design adds to it is"
+        " observability: logs, EMF metrics, X-Ray traces at the stack's sampling rule (`xraySampling`).",
+        "",
+        "| stack | settings | floor, $ per million | this design | design ÷ floor | before (index + default sampling) | before ÷ floor |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for stack in ("dev", "prod"):
+        settings = from_stack_file(stack)
+        design = LambdaDesign.for_stack(stack, settings)
+        before = dataclasses.replace(
+            design, sampling=None, index_write_units=max(1.0, usage.table_write_units_per_event)
+        )
+        floor = per_million_events(floor_month(design, usage, prices, events), events)
+        now = per_million_events(lambda_month(design, usage, prices, events), events)
+        then = per_million_events(lambda_month(before, usage, prices, events), events)
+        sampling = settings.xray_sampling
+        traced = (
+            f"traces {sampling.reservoir_per_second}/s + {sampling.fixed_rate:.0%}"
+            if sampling
+            else "X-Ray's default sampling"
+        )
+        verdict = "✓" if now / floor <= FLOOR_GOAL else f"over {FLOOR_GOAL}"
+        rows.append(
+            f"| {stack} | batch {design.batch_size}, {design.memory_mb} MB, {traced} | {_money(floor)}"
+            f" | {_money(now)} | **{now / floor:.2f}** {verdict} | {_money(then)} | {then / floor:.2f} |"
+        )
+    return [*rows, ""]
 
 
 def _sensitivity(c: Comparison) -> list[str]:
