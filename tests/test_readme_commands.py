@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from infra.settings import PROJECT_ROOT
-from tests.loadtest.local.runs.test_session import wait_for_line
+from tests.loadtest.make_up import make_up
 
 README = (PROJECT_ROOT / "README.md").read_text()
 OUTPUTS_PATHS = ("build/local/dev-outputs.json", "build/dev-outputs.json")
@@ -81,23 +81,11 @@ def test_every_command_of_the_readme_is_run_here_or_named_with_why():
 def stack(tmp_path_factory):
     """`make up`, as the README runs it, with the outputs written where this test says."""
     folder = tmp_path_factory.mktemp("readme")
-    outputs, log = folder / "dev-outputs.json", folder / "up.log"
-    with open(log, "w") as out:
-        make = subprocess.Popen(
-            ["make", "up", f"OUTPUTS={outputs}", f"RUN_DIR={folder / 'run'}"],
-            cwd=PROJECT_ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for_line(log, "[up] Ctrl-C stops it all", 120)
-        yield outputs, folder
-        _until_drained(outputs, 60)  # what the last commands sent is stored before the verdict
-    finally:
-        os.killpg(make.pid, signal.SIGINT)
-        make.wait(15)
-    assert "PASSED: no message lost, pending or stored twice" in log.read_text()
+    with make_up(folder) as up:
+        yield up.outputs_file, folder
+        _until_drained(up.outputs_file, 60)  # what the last commands sent is stored before the verdict
+        log = up.stop()
+    assert "PASSED: no message lost, pending or stored twice" in log
 
 
 def users_shell(home: Path) -> dict[str, str]:

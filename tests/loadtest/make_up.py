@@ -1,7 +1,8 @@
-"""`make up` as a user runs it, for the Locust tests and the README's screenshots: the local stack that stays
-up (`python -m loadtest.local.runs.up`, what `make up` runs) started from a shell with no AWS_* variable,
-its outputs file (with endpointUrl and ledgerDir) awaited, and Ctrl-C at the end, which prints the ledger
-verdict for everything the project's producers sent while it was up.
+"""`make up` as a user runs it, for every test that needs a local stack up and for the README's screenshots:
+`make up` in a process group of its own (a terminal's job), from a shell with no AWS_* variable, its
+outputs file (with endpointUrl and ledgerDir) awaited, and Ctrl-C at the end, sent to the whole group as a
+terminal sends it, which prints the ledger verdict for everything the project's producers sent while it was
+up.
 """
 
 from __future__ import annotations
@@ -49,15 +50,20 @@ class MadeUp:
                 self.stop()
                 raise RuntimeError(f"make up did not come up:\n{self.log.read_text()[-3000:]}")
             time.sleep(0.25)
+        while "[up] Ctrl-C stops it all" not in self.log.read_text():  # the banner follows the file
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"make up printed no banner:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.1)
         self.outputs = json.loads(self.outputs_file.read_text())
 
     def stop(self) -> str:
+        """Ctrl-C as a terminal sends it, to make and its whole group; SIGKILL after STOP_TIMEOUT_S."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            os.killpg(self.process.pid, signal.SIGINT)
             try:
                 self.process.wait(STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         return self.log.read_text()
 
@@ -67,10 +73,16 @@ def make_up(work: Path, stack: str = "dev") -> Iterator[MadeUp]:
     """`make up STACK=<stack>` with its outputs and run directory in `work`; stopped at the end."""
     work.mkdir(parents=True, exist_ok=True)
     outputs_file, log = work / f"{stack}-outputs.json", work / "up.log"
-    command = [sys.executable, "-m", "loadtest.local.runs.up", "--stack", stack]
-    command += ["--outputs", str(outputs_file), "--run-dir", str(work / "run")]
+    command = ["make", "up", f"STACK={stack}", f"OUTPUTS={outputs_file}", f"RUN_DIR={work / 'run'}"]
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=REPO, env=bare_environment(work), stdout=out, stderr=out)
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=bare_environment(work),
+            stdout=out,
+            stderr=out,
+            start_new_session=True,  # the terminal's job: Ctrl-C reaches the whole group
+        )
     up = MadeUp(process, outputs_file, log)
     try:
         up.wait_until_up()
