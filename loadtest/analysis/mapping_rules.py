@@ -81,8 +81,9 @@ class MappingScaling:
         return cls.provisioned(pollers.minimum, pollers.maximum)
 
     @property
-    def scale_out_per_second(self) -> int:
-        return max(1, math.ceil(self.scale_out_per_minute / 60))
+    def scale_out_per_second(self) -> float:
+        """Concurrency added a second while a backlog remains (16⅔ when provisioned: fractions carry)."""
+        return self.scale_out_per_minute / 60
 
     def capped(self, local_limit: int) -> MappingScaling:
         """The same rule with at most `local_limit` concurrent batches (what one machine can run)."""
@@ -100,6 +101,7 @@ class ScalingState:
     """What the rule remembers from one second to the next."""
 
     quiet_since: float | None = None
+    carry: float = 0.0  # the fraction of a concurrent batch scale-out owes (1,000 a minute is 16⅔ a second)
 
 
 def next_concurrency(
@@ -121,7 +123,9 @@ def next_concurrency(
         state.quiet_since = None
         if current < rule.burst:
             return rule.burst  # messages appeared: the burst at once
-        return min(rule.maximum, current + rule.scale_out_per_second)
+        owed = rule.scale_out_per_second + state.carry
+        state.carry = owed - math.floor(owed)
+        return min(rule.maximum, current + math.floor(owed))
     if visible and current < rule.burst:
         state.quiet_since = None
         return min(rule.burst, max(current, math.ceil(visible / batch_size)))

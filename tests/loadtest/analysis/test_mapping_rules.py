@@ -39,16 +39,10 @@ def test_standard_mode_starts_at_five_and_adds_three_hundred_a_minute():
 
 
 def test_provisioned_mode_drives_its_pollers_invokes_at_once_then_adds_a_thousand_a_minute():
-    # Idle: the two minimum pollers poll; a backlog: their 20 invokes at once, then +17 a second to 100.
-    assert run(PROVISIONED, [0, 10_000, 10_000, 10_000, 10_000, 10_000, 10_000], start=2) == [
-        2,
-        20,
-        37,
-        54,
-        71,
-        88,
-        100,
-    ]
+    # Idle: the two minimum pollers poll; a backlog: their 20 invokes at once, then 16⅔ a second to 100.
+    assert run(PROVISIONED, [0] + [10_000] * 6, start=2) == [2, 20, 36, 53, 70, 86, 100]
+    wide = MappingScaling.provisioned(minimum_pollers=2, maximum_pollers=2000)
+    assert run(wide, [10**7] * 61, start=2)[-1] == 20 + 1000  # exactly 1,000 more in a minute
 
 
 def test_a_second_with_throttles_steps_down_one_and_adds_none():
