@@ -105,6 +105,8 @@ def _as_xray_sampling(value: Any) -> XraySampling:
     if isinstance(value, str):
         with contextlib.suppress(json.JSONDecodeError):
             value = json.loads(value)
+    if isinstance(value, list | tuple) and len(value) == 2:  # the settings' own JSON form (a run record's)
+        value = dict(zip(("reservoirPerSecond", "fixedRate"), value, strict=True))
     if not (isinstance(value, dict) and set(value) == {"reservoirPerSecond", "fixedRate"}):
         raise ValueError(
             "must be a mapping with reservoirPerSecond and fixedRate, "

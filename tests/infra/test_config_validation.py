@@ -238,6 +238,11 @@ def test_invalid_value_is_rejected_naming_key_value_and_rule(raw, line):
     assert problem_lines(raised.value) == [f"vehicle-pipeline:{line}"]
 
 
+def test_the_sampling_rule_reads_back_from_the_settings_own_json():
+    # A run record keeps StackSettings as JSON, where the rule is a pair; reading it back gives the same rule.
+    assert StackSettings.from_raw({"xraySampling": [0, 0.2]}).xray_sampling == (0, 0.2)
+
+
 def test_every_fault_is_reported_at_once():
     with pytest.raises(ConfigError) as raised:
         StackSettings.from_raw({"batchSize": "ten", "fifo": "maybe"})
