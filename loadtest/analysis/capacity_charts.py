@@ -38,13 +38,22 @@ def timeline(record: RunRecord, charts_dir: Path) -> Chart:
             linewidth=1,
             label="each step's target" if n == 0 else None,
         )
-        rates.annotate(label, (step.t_start_s, step.target_msgs_per_s), xytext=(0, 3),
-                       textcoords="offset points", fontsize=7)  # fmt: skip
+        rates.annotate(
+            label,
+            (step.t_start_s, step.target_msgs_per_s),
+            xytext=(0, 3),
+            textcoords="offset points",
+            fontsize=7,
+        )
     style.plot_gaps(rates, s.t_s, s.offered_msgs_per_s, color=COLOURS["offered"], label="offered msgs/s")
     style.plot_gaps(rates, s.t_s, s.stored_msgs_per_s, color=COLOURS["stored"], label="stored msgs/s")
     if record.ceiling_msgs_per_s:
-        rates.axhline(record.ceiling_msgs_per_s, color=COLOURS["reference"], linestyle=":",
-                      label=f"emulator ceiling {record.ceiling_msgs_per_s:.0f}/s")  # fmt: skip
+        rates.axhline(
+            record.ceiling_msgs_per_s,
+            color=COLOURS["reference"],
+            linestyle=":",
+            label=f"emulator ceiling {record.ceiling_msgs_per_s:.0f}/s",
+        )
     style.rate_axis(rates)
     style.legend(rates)
     backlog.plot(s.t_s, s.queue_visible, color=COLOURS["backlog"], label="queue visible (backlog)")
@@ -71,11 +80,24 @@ def latency_against_throughput(record: RunRecord, charts_dir: Path) -> Chart:
     stored = [step.stored_msgs_per_s for _, step in by_throughput]
     figure, (axis,) = style.panels("Latency against throughput (each step)", 1, 3.4)
     for key, label in (("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99")):
-        axis.plot(stored, [getattr(step, key) for _, step in by_throughput], marker="o", markersize=4,
-                  color=COLOURS[label], label=label)  # fmt: skip
+        axis.plot(
+            stored,
+            [getattr(step, key) for _, step in by_throughput],
+            marker="o",
+            markersize=4,
+            linewidth=0.8,
+            color=COLOURS[label],
+            label=label,
+        )
     for label, step in by_throughput:
-        axis.annotate(label, (step.stored_msgs_per_s, max(step.p99_ms, 1)), xytext=(0, 5),
-                      textcoords="offset points", ha="center", fontsize=7)  # fmt: skip
+        axis.annotate(
+            label,
+            (step.stored_msgs_per_s, max(step.p99_ms, 1)),
+            xytext=(0, 5),
+            textcoords="offset points",
+            ha="center",
+            fontsize=7,
+        )
     axis.axhline(search.p99_bound_ms, color=COLOURS["reference"], linestyle=":", label="p99 bound")
     axis.set_yscale("log")
     axis.set_ylabel("end-to-end latency, ms (log)")

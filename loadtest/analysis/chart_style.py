@@ -74,13 +74,13 @@ def time_axis(axis: Any) -> None:
 
 
 def count_axis(axis: Any, label: str) -> None:
-    """A count (messages, pollers, users): integer ticks, from 0."""
+    """A count (messages, pollers, users): integer ticks, from 0 (call it once the data is plotted)."""
     from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
     axis.set_ylabel(label)
     axis.yaxis.set_major_locator(MaxNLocator(integer=True))
     axis.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
-    axis.set_ylim(bottom=0)
+    axis.set_ylim(0, max(axis.get_ylim()[1], 1))  # an all-zero count still gets a 0 and a 1
 
 
 def rate_axis(axis: Any, label: str = "msgs/s") -> None:

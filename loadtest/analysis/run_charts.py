@@ -73,12 +73,18 @@ def pollers_chart(record: RunRecord, charts_dir: Path, name: str = "runner_concu
     style.legend(pollers)
     style.time_axis(pollers)
     style.save(figure, charts_dir, name)
+    known = [p for p in s.pollers if p is not None]
+    first, top, last = (known[0], max(known), known[-1]) if known else (0, 0, 0)
+    after = (
+        f"back to {last} by the end of the drain"
+        if last < top
+        else "still there when the series ends with the drain (scale-in comes after it)"
+    )
     return Chart(
         name,
         "Event source mapping concurrency",
-        f"Pollers go {record.runner.get('min_pollers', '?')} → {record.runner.get('max_pollers', '?')}"
-        " when the backlog builds (AWS's rule: 5 at once, more while messages wait) and step back down one"
-        " a second once it is gone.",
+        f"Pollers start at {first}, reach {top} once a backlog waits (AWS's rule: 5 at once, more while"
+        f" messages wait) and are {after}.",
     )
 
 

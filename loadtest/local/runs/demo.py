@@ -20,7 +20,6 @@ a poison message is not in the DLQ with its reason; the last line says which.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
 import subprocess
@@ -54,10 +53,10 @@ from loadtest.local.consumers.scaler import ConsumerScaler
 from loadtest.local.emulator.ceiling import measure_pipeline_mix
 from loadtest.local.emulator.request_counter import fetch_counts, reset_counts
 from loadtest.local.runs import recording
-from loadtest.local.runs.progress import Progress
+from loadtest.local.runs.progress import SAMPLE_S, Progress
 from loadtest.local.runs.run_arguments import fault_spec, stack_name
 from loadtest.local.runs.session import LocalSession
-from loadtest.shapes import scale_stages, total_seconds
+from loadtest.shapes import scale_stages, total_seconds, users_at
 from ops.dead_letter_queue import NO_REASON, reason_of
 from ops.dead_letter_queue import scan as read_queue
 
@@ -144,17 +143,16 @@ def run_locust(session: LocalSession, queue_url: str, args, plan: LoadPlan) -> i
         return -1
 
 
-def locust_users(run_dir: Path):
-    """Locust's users now, from the history CSV it appends every second. (What it offered comes from the
-    emulator's count of the sends, read at the same instant as what was stored: Locust's file lags.)"""
+def shape_users(stages, sampler):
+    """The users the scale shape asks of Locust, on the shape's own clock: it starts with Locust's first
+    send (Locust takes seconds to start), which the series sees as the first second with messages offered.
+    (Locust's own history file lags; what the users offered is the emulator's count of the sends.)"""
 
-    def read() -> tuple[int | None, None]:
-        try:
-            with open(run_dir / "locust_stats_history.csv") as history:
-                rows = [row for row in csv.DictReader(history) if row["Name"] == "Aggregated"]
-        except (OSError, csv.Error, KeyError):
-            return None, None
-        return (int(rows[-1]["User Count"]), None) if rows else (None, None)
+    def read() -> tuple[int, None]:
+        series = sampler.series
+        first = next((t for t, sent in zip(series.t_s, series.offered_total, strict=True) if sent), None)
+        at = None if first is None else users_at(stages, sampler.clock() - first + SAMPLE_S / 2)
+        return (at[0] if at else 0), None
 
     return read
 
@@ -254,7 +252,8 @@ def load_and_drain(args, settings, local, session: LocalSession, phases, mode) -
         session.on_stop("the chaos timer", killer.cancel)
     # Failed batches come back only after the visibility timeout (and overruns after the function's).
     drain_deadline = DRAIN_DEADLINE_S + (3 * settings.queue_visibility_timeout_seconds if args.chaos else 0)
-    progress = Progress("demo", runner, locust_users(session.run_dir), args.progress_seconds, endpoint)
+    progress = Progress("demo", runner, interval_s=args.progress_seconds, endpoint=endpoint)
+    progress.load = shape_users(scale_stages(plan.peak_users, args.stage_seconds), progress.sampler)
     progress.start()
     session.on_stop("the live line", progress.stop)
     progress.phase = "load"
