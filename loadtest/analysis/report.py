@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from infra.settings import PROJECT_ROOT
-from loadtest.analysis import readme_figures, report_data
+from loadtest.analysis import readme_figures, report_data, whatif_report
 from loadtest.analysis import report_sections as sections
 from loadtest.analysis.cost_view import cost_lines
 from loadtest.analysis.run_record import RunRecord
@@ -80,6 +80,7 @@ def render(data_dir: Path, charts_dir: Path, out: Path) -> str:
         *cost_lines(main, worker, charts_dir, rel),
         *sections.bench_section(report_data.read_json("bench.json", data_dir)),
         *sections.model_section(main),
+        *whatif_report.section(report_data.read_json("whatif.json", data_dir) or None),  # `make whatif`
         *aws_sections(data_dir, charts_dir, rel),
         *sections.REPRODUCE,
     ]

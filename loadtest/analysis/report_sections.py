@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from loadtest.analysis import capacity_charts, run_charts
+from loadtest.analysis import capacity_charts, run_charts, whatif_report
 from loadtest.analysis.run_record import RunRecord, Step
 from loadtest.analysis.scaling_model import drain_table
 
@@ -24,6 +24,7 @@ HEADINGS = {
     "cost": "## What it costs",
     "bench": "## Benchmarks (`make bench`)",
     "model": "## Scale-out on AWS, modelled",
+    "whatif": whatif_report.HEADING,
     "reproduce": "## Reproduce",
 }
 

@@ -57,10 +57,12 @@ class PipelineSampler:
         self._latency_marks: list[tuple[Any, int]] = []  # per row: (the consumers' latency list, its length)
 
     def start(self) -> None:
-        """t = 0: the load starts now; the totals count from here."""
+        """t = 0: the load starts now; the totals count from here. The first row is the queue as the load
+        finds it (make capacity's backlog waiting), read now rather than from the consumers' last sample."""
         self._t0 = self._monotonic()
         self.started_epoch_ms = int(time.time() * 1000)
         self._base = self._counts() or (0, 0)
+        self.sample(depth=self.consumers.depth())
 
     def clock(self) -> float:
         """Seconds since the load started (the series' clock)."""
@@ -75,10 +77,14 @@ class PipelineSampler:
             self._counter_answers = False  # stock moto, or gone: say nothing wrong, fall back
             return None
 
-    def sample(self) -> None:
+    def sample(self, depth: tuple[int, int, int] | None = None) -> None:
+        """One row: now's counts, and the queue's (visible, in flight, DLQ) `depth` if given, else the
+        consumers' last sample of it."""
         counts = self._counts()
         t = round(self.clock(), 1)
-        depth = self.consumers.samples[-1] if self.consumers.samples else None
+        if depth is None and self.consumers.samples:
+            last = self.consumers.samples[-1]
+            depth = (last.queue_visible, last.queue_in_flight, last.dlq_visible)
         if counts is None:
             offered, stored = None, self.consumers.totals["stored"]
         else:
@@ -87,9 +93,9 @@ class PipelineSampler:
             t_s=t,
             offered_total=offered,
             stored_total=stored,
-            queue_visible=depth.queue_visible if depth else None,
-            queue_in_flight=depth.queue_in_flight if depth else None,
-            dlq_visible=depth.dlq_visible if depth else None,
+            queue_visible=depth[0] if depth else None,
+            queue_in_flight=depth[1] if depth else None,
+            dlq_visible=depth[2] if depth else None,
             pollers=self.consumers.pollers,
             throttles_total=self.consumers.totals.get("throttles", 0),
             users=self.users() if self.users else None,

@@ -53,6 +53,9 @@ class Consumers:
         self.pollers = 5
         self.latencies_ms: list[int] = []
 
+    def depth(self) -> tuple[int, int, int]:
+        return 9_990, 10, 0
+
 
 class ScriptedRun:
     """A live line over scripted (sent, written) counts, one a second, and each second's latencies."""
@@ -79,12 +82,9 @@ class ScriptedRun:
 
 
 def test_the_line_says_offered_and_stored_of_the_same_seconds(monkeypatch):
-    run = ScriptedRun(
-        monkeypatch, [(0, 0), *((880 * n, 440 * n) for n in range(1, 11))]
-    )  # a base, ten seconds
-    run.seconds(
-        [[100]] * 4 + [[2_000]] + [[50]] * 5
-    )  # the 2,000 ms is in the fifth second, before the window
+    counts = [(0, 0), (0, 0), *((880 * n, 440 * n) for n in range(1, 11))]  # the base, t = 0, ten seconds
+    run = ScriptedRun(monkeypatch, counts)
+    run.seconds([[100]] * 4 + [[2_000]] + [[50]] * 5)  # 2,000 ms in the fifth second: before the window
 
     line = run.progress.line()
 
@@ -93,12 +93,13 @@ def test_the_line_says_offered_and_stored_of_the_same_seconds(monkeypatch):
         " | pollers 5 | p99 last 5 s 50 ms, max p99 50 ms"
     )
     series = run.progress.sampler.series
-    assert series.t_s == [float(t) for t in range(1, 11)]
-    assert (series.offered_total[-1], series.stored_msgs_per_s[-1], series.users) == (8_800, 440.0, [10] * 10)
+    assert series.t_s == [float(t) for t in range(11)]
+    assert (series.queue_visible[0], series.queue_visible[1]) == (9_990, 1_211)  # t = 0: the queue as found
+    assert (series.offered_total[-1], series.stored_msgs_per_s[-1], series.users) == (8_800, 440.0, [10] * 11)
 
 
 def test_p99_of_the_last_window_falls_and_the_highest_stays(monkeypatch):
-    run = ScriptedRun(monkeypatch, [(0, 0), *((100 * n, 100 * n) for n in range(1, 11))])
+    run = ScriptedRun(monkeypatch, [(0, 0), (0, 0), *((100 * n, 100 * n) for n in range(1, 11))])
     run.seconds([[100]] * 4 + [[3_000]])
     assert run.progress.line().endswith("| p99 last 5 s 3,000 ms, max p99 3,000 ms")
 
@@ -114,4 +115,5 @@ def test_without_the_emulators_counter_stored_is_the_consumers_own(monkeypatch):
     sampler.start()
     sampler.sample()
 
-    assert (sampler.series.offered_total, sampler.series.stored_total) == ([None], [42])
+    assert (sampler.series.offered_total, sampler.series.stored_total) == ([None, None], [42, 42])
+    assert sampler.series.queue_visible == [9_990, None]  # t = 0 read from the queue; no sample since
