@@ -28,7 +28,8 @@ The file is JSON; `RunRecord.load(path)` reads either. Fields, top level:
     plan          what was offered: {peak_rate_msgs_per_s, peak_users, user_rate, stage_seconds, batch_size,
                   poison_ratio, faults, source} (source: where the plateau's rate comes from)
     phases        [{name, seconds}]
-    ceiling_msgs_per_s   the emulator's one-client ceiling for the pipeline's call mix (null on AWS)
+    ceiling_msgs_per_s   the emulator's ceiling for the pipeline's call mix, under the pipeline's own
+                         concurrency (loadtest/local/emulator/ceiling.py; null on AWS)
     series        per-second columns, t_s = seconds since the load started (below)
     ledger        {accepted, stored, in_dlq, lost, pending, duplicated, poison_accepted,
                   extra_dead_letter_copies, resent}
@@ -336,6 +337,13 @@ class CapacitySearch:
     goal_sustained_share: float = 0.75
     goal_drain_share: float = 0.8
     p99_bound_ms: float = 2000.0
+    # The emulator's ceiling measured before and after the search (measure_ceiling's as_dict: best, rounds,
+    # min–max, clients), the share is of the best of them, and why if the pipeline still beat them.
+    ceiling_before: dict[str, Any] = dataclasses.field(default_factory=dict)
+    ceiling_after: dict[str, Any] = dataclasses.field(default_factory=dict)
+    ceiling_note: str = ""
+    # The machine while the search and the hold ran: load average, other processes' cores, noisy or not.
+    noise: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass

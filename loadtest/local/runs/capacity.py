@@ -4,17 +4,21 @@
 
 Phases:
 1. start moto_server and provision the stack; measure the emulator's ceiling for the pipeline's own call
-   mix (per 10 messages: SendMessageBatch, ReceiveMessage, BatchWriteItem, DeleteMessageBatch; one client,
-   nothing else running);
+   mix (per 10 messages: SendMessageBatch, ReceiveMessage, BatchWriteItem, DeleteMessageBatch) from as many
+   client processes as the pipeline runs (every poller and the producer), best of --ceiling-rounds rounds of
+   --ceiling-seconds (loadtest/local/emulator/ceiling.py): a rate the pipeline cannot beat;
 2. warm the stack's pollers (maxConcurrency of them), send a --backlog of messages, switch the event source
    mapping on and time the drain: the backlog drain rate;
-3. the stepped search: offer a rate (from --start-share of the ceiling, × --step-factor each step) for
-   --step-seconds, then two halvings between the last sustainable rate and the first that was not (--refine);
-   a step is sustainable when the backlog does not keep growing (its slope over the step's
-   last two thirds stays under 5% of the offered rate) and p99 end-to-end latency stays under --p99-bound-ms;
+3. the stepped search: offer a rate (from --start-share of the ceiling, × --step-factor each step, at most
+   the ceiling) for --step-seconds, then bisect between the last sustainable rate (or zero, when the first
+   step already was not) and the first that was not, until they are within --precision; a step is
+   sustainable when, over its last two thirds, the backlog does not keep growing (its slope stays under 5%
+   of the offered rate), it stores at least 95% of what it is offered and p99 end-to-end latency stays under
+   --p99-bound-ms; the noise guard records whether other processes were busy meanwhile;
 4. hold the last sustainable rate for --hold-seconds: the maximum sustained stored msgs/s, and where the CPU
    goes (the emulator's process, the pollers, this process's producer threads);
-5. drain, stop, check the ledger (lost / pending / duplicated), write the run's record
+5. drain, stop, measure the ceiling again (a third time if the hold beat both: then the run says why) and
+   take the best, check the ledger (lost / pending / duplicated), write the run's record
    (loadtest/analysis/run_record.py, its `capacity` part filled) whole to build/runs/capacity/run.json and,
    for the report, to report/data/capacity-<stack>.json, then regenerate REPORT.md (its Capacity section
    and charts new, every other section as it was).
@@ -53,9 +57,10 @@ from loadtest.analysis.run_record import (
 )
 from loadtest.ledger import LedgerWriter
 from loadtest.local.consumers.esm_runner import EsmRunner
-from loadtest.local.emulator.ceiling import measure_pipeline_mix
+from loadtest.local.emulator.ceiling import Ceiling, measure_ceiling
 from loadtest.local.emulator.request_counter import fetch_counts, reset_counts
 from loadtest.local.runs import recording
+from loadtest.local.runs.noise_guard import Noise, NoiseGuard
 from loadtest.local.runs.paced_producer import PacedProducer
 from loadtest.local.runs.process_cpu import CpuMeter
 from loadtest.local.runs.progress import Progress
@@ -68,6 +73,7 @@ GOAL_DRAIN_SHARE = 0.8  # of the sustained (no-backlog) rate
 GROWTH_LIMIT_SHARE = 0.05  # backlog slope / offered rate above which a step is not sustainable
 KEEP_UP_SHARE = 0.95  # a sustainable step stores at least this share of what it was offered
 HOLD_ATTEMPTS = 3  # sustainable rates tried for the hold, highest first
+MAX_STEPS = 16  # the search's steps at most (up, then bisecting)
 DRAIN_DEADLINE_S = 180
 
 
@@ -87,20 +93,21 @@ def run_step(
 ) -> Step:
     """Offer step.target for `seconds` and measure what the pipeline did with it."""
     producer.set_rate(step.target_msgs_per_s)
-    accepted0, stored0 = producer.accepted, runner.totals["stored"]
     first_sample = len(runner.samples)
     started = time.monotonic()
     step.t_start_s = round(progress.sampler.clock(), 1)
-    # The first third settles from the step before: latencies and the backlog slope come from the rest.
+    # The first third settles from the step before: the rates, latencies and the backlog slope come from
+    # the rest (counted from the step's start, a step just after a faster one looked as if it lost messages).
     time.sleep(seconds / 3)
     latencies0 = len(runner.latencies_ms)
+    settled_at, accepted1, stored1 = time.monotonic(), producer.accepted, runner.totals["stored"]
     time.sleep(max(0.0, seconds - (time.monotonic() - started)))
-    elapsed = time.monotonic() - started
+    settled = max(time.monotonic() - settled_at, 1e-9)
     step.t_end_s = round(progress.sampler.clock(), 1)
     samples = runner.samples[first_sample:]
     tail = samples[len(samples) // 3 :]
-    step.offered_msgs_per_s = round((producer.accepted - accepted0) / elapsed, 1)
-    step.stored_msgs_per_s = round((runner.totals["stored"] - stored0) / elapsed, 1)
+    step.offered_msgs_per_s = round((producer.accepted - accepted1) / settled, 1)
+    step.stored_msgs_per_s = round((runner.totals["stored"] - stored1) / settled, 1)
     step.backlog_start = samples[0].queue_visible if samples else 0
     step.backlog_end = samples[-1].queue_visible if samples else 0
     step.backlog_slope = round(slope([(s.t_s, s.queue_visible) for s in tail]), 1)
@@ -135,8 +142,9 @@ def settle(runner: EsmRunner, producer: PacedProducer, progress: Progress) -> No
 def search(
     args, runner: EsmRunner, producer: PacedProducer, ceiling: float, progress: Progress
 ) -> list[Step]:
-    """Up by --step-factor until a step is not sustainable, then --refine halvings of the interval between
-    the last sustainable share and the first that was not."""
+    """Up by --step-factor while steps are sustainable (at most the ceiling, which the pipeline cannot beat),
+    then bisect between the last sustainable share (or 0, when even the first step was not) and the first
+    that was not, until the two are within --precision of each other. Bounded: MAX_STEPS steps in all."""
     steps: list[Step] = []
 
     def offer(share: float) -> Step:
@@ -155,20 +163,35 @@ def search(
         )
         return step
 
-    good, share = None, args.start_share
-    while share <= args.max_share + 1e-9 and offer(share).sustainable:
-        good, share = share, share * args.step_factor
-    if good is None or share > args.max_share + 1e-9:
-        return steps  # nothing sustainable, or sustainable all the way up
+    good, share = 0.0, min(args.start_share, args.max_share)
+    while len(steps) < MAX_STEPS and offer(share).sustainable:
+        good = share
+        if good >= args.max_share:
+            return steps  # sustainable all the way to the ceiling
+        share = min(share * args.step_factor, args.max_share)
+    if len(steps) >= MAX_STEPS:
+        return steps
     bad = share
-    for _ in range(args.refine):
-        settle(runner, producer, progress)  # each refined step starts without the last one's backlog
+    while (bad - good) / bad > args.precision and len(steps) < MAX_STEPS:
+        settle(runner, producer, progress)  # each bisecting step starts without the last one's backlog
         middle = (good + bad) / 2
         if offer(middle).sustainable:
             good = middle
         else:
             bad = middle
     return steps
+
+
+def measure_the_ceiling(session: LocalSession, spec, clients: int, when: str, args) -> Ceiling:
+    ceiling = measure_ceiling(
+        session.endpoint,
+        spec.dynamodb_create_table_args(),
+        clients,
+        seconds=args.ceiling_seconds,
+        repetitions=args.ceiling_rounds,
+    )
+    print(f"[capacity] emulator ceiling {when}: {ceiling.line()}", flush=True)
+    return ceiling
 
 
 def hold_the_knee(args, steps, runner, producer, progress, moto_pid) -> tuple[Step, dict, list[Step]]:
@@ -238,9 +261,9 @@ def measure(args, settings, spec, session: LocalSession, record: RunRecord):
     """The run itself (phases 1–5), into `record`; returns the ledger's result and the raw request counts."""
     local = session.start_stack(args.stack, settings)
     print(f"[capacity] moto_server on {session.endpoint}; stack {args.stack} provisioned", flush=True)
-    mix = measure_pipeline_mix(session.endpoint, spec.dynamodb_create_table_args())
-    ceiling = mix["pipeline_mix_msgs_per_s"]
-    print(f"[capacity] emulator ceiling for the pipeline's call mix: {ceiling:.0f} msgs/s", flush=True)
+    clients = settings.max_concurrency + 1  # every poller and the producer, as the pipeline loads it
+    before = measure_the_ceiling(session, spec, clients, "before the search", args)
+    ceiling = before.msgs_per_s
     runner = session.consumers(local, settings, "lambda", DLQ_URL=local.dlq_url)
     ledger = LedgerWriter(session.ledger_dir)
     session.on_stop("the ledger", ledger.close)
@@ -259,8 +282,11 @@ def measure(args, settings, spec, session: LocalSession, record: RunRecord):
     backlog_seconds = runner.wait_until_drained(DRAIN_DEADLINE_S)
     runner.forget_latencies()  # the backlog's waits are not the search's
     producer.start()
-    steps = search(args, runner, producer, ceiling, progress)
-    hold, cpu, failed_holds = hold_the_knee(args, steps, runner, producer, progress, session.moto_pid)
+    with NoiseGuard().round() as noise:
+        steps = search(args, runner, producer, ceiling, progress)
+        hold, cpu, failed_holds = hold_the_knee(args, steps, runner, producer, progress, session.moto_pid)
+    if noise.others_busy:
+        print(f"[capacity] WARNING: {noisy_phrase(noise)}: the figures are marked so", flush=True)
     producer.set_rate(0)
     progress.phase = "final drain"
     final_drain = runner.wait_until_drained(DRAIN_DEADLINE_S)
@@ -268,6 +294,11 @@ def measure(args, settings, spec, session: LocalSession, record: RunRecord):
     producer.stop()
     runner.stop()
     ledger.close()
+    after = measure_the_ceiling(session, spec, clients, "after the search", args)
+    ceilings = [before, after]
+    if hold.stored_msgs_per_s > max(c.msgs_per_s for c in ceilings):  # a ceiling must not be beaten
+        ceilings.append(measure_the_ceiling(session, spec, clients, "again (the hold passed it)", args))
+    ceiling = max(c.msgs_per_s for c in ceilings)
     counts = fetch_counts(session.endpoint)  # before the scan adds requests of its own
     items = scan_ledger_items(
         session_table(local),
@@ -277,6 +308,14 @@ def measure(args, settings, spec, session: LocalSession, record: RunRecord):
     result = session.check_ledger(local, items)
     search_result = (steps, hold, failed_holds, cpu, backlog_seconds, final_drain)
     fill_record(record, args, ceiling, progress, runner, items, result, search_result)
+    record.capacity.ceiling_before, record.capacity.ceiling_after = before.as_dict(), after.as_dict()
+    record.capacity.noise = noise.as_dict()
+    if hold.stored_msgs_per_s > ceiling:
+        record.capacity.ceiling_note = (
+            f"the hold stored {hold.stored_msgs_per_s:.0f} msgs/s, above every ceiling measured "
+            f"({', '.join(f'{c.msgs_per_s:.0f}' for c in ceilings)}): the machine gave the hold more than "
+            f"the ceiling's rounds{'; ' + noisy_phrase(noise) if noise.others_busy else ''}"
+        )
     raw = recording.measured_parts(record, spec, counts, session.run_dir / "pollers")
     return result, raw
 
@@ -288,7 +327,7 @@ def fill_record(record: RunRecord, args, ceiling, progress, runner, items, resul
         peak_rate_msgs_per_s=max(s.target_msgs_per_s for s in [*steps, hold]),
         stage_seconds=args.step_seconds,
         source=f"stepped search from {args.start_share} × the ceiling, × {args.step_factor} a step"
-        f" of {args.step_seconds:g} s, {args.refine} halvings, a {args.hold_seconds:g} s hold",
+        f" of {args.step_seconds:g} s, then bisected to {args.precision:.0%}, a {args.hold_seconds:g} s hold",
     )
     record.ceiling_msgs_per_s = ceiling
     record.series = progress.sampler.series
@@ -302,7 +341,7 @@ def fill_record(record: RunRecord, args, ceiling, progress, runner, items, resul
         hold=hold,
         failed_holds=failed_holds,
         sustained_msgs_per_s=hold.stored_msgs_per_s,
-        sustained_share_of_ceiling=round(hold.stored_msgs_per_s / ceiling, 3),
+        sustained_share_of_ceiling=round(min(hold.stored_msgs_per_s / ceiling, 1.0), 3),
         backlog=args.backlog,
         backlog_drain_seconds=round(backlog_seconds, 1) if backlog_seconds else None,
         backlog_drain_msgs_per_s=round(drain_rate, 1),
@@ -313,6 +352,13 @@ def fill_record(record: RunRecord, args, ceiling, progress, runner, items, resul
         goal_sustained_share=GOAL_SUSTAINED_SHARE,
         goal_drain_share=GOAL_DRAIN_SHARE,
         p99_bound_ms=args.p99_bound_ms,
+    )
+
+
+def noisy_phrase(noise: Noise) -> str:
+    return (
+        f"other processes kept {noise.others_cores:.1f} of the {noise.as_dict()['cores']} cores busy "
+        f"(load {noise.load_start:.1f} → {noise.load_end:.1f})"
     )
 
 
@@ -352,12 +398,17 @@ def _parser() -> OneLineParser:
         "--step-factor", type=number(above=1), default=1.15, help="each step offers this times the last"
     )
     parser.add_argument(
-        "--refine", type=whole_number(0), default=2, help="halvings between the last good and first bad step"
+        "--precision",
+        type=number(above=0, at_most=1),
+        default=0.05,
+        help="bisect until the last good and first bad rates are within this share (default 0.05)",
     )
-    # The one-client ceiling is not the pipeline's limit (its pollers overlap calls): the search may pass it.
+    # The ceiling is measured under the pipeline's own concurrency: the pipeline cannot beat it.
     parser.add_argument(
-        "--max-share", type=number(above=0), default=3.0, help="the search stops here at the latest"
+        "--max-share", type=number(above=0), default=1.0, help="the search stops here at the latest"
     )
+    parser.add_argument("--ceiling-seconds", type=number(above=0), default=10, help="each ceiling round")
+    parser.add_argument("--ceiling-rounds", type=whole_number(1), default=3, help="the ceiling's best of")
     parser.add_argument("--step-seconds", type=number(above=0), default=15)
     parser.add_argument("--hold-seconds", type=number(above=0), default=30)
     parser.add_argument("--p99-bound-ms", type=number(above=0), default=2000)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1
+OTHERS_BUSY_CORES = 0.5  # cores other processes may keep busy before a run's measurement is marked noisy
 
 
 def machine_busy_seconds() -> float:
@@ -75,6 +76,21 @@ class Noise:
     @property
     def busier_than_cores(self) -> bool:
         return max(self.load_start, self.load_end) > CORES
+
+    @property
+    def others_busy(self) -> bool:
+        """Other processes kept more than OTHERS_BUSY_CORES busy: the test for a run whose own processes
+        load the machine themselves (the capacity search's emulator, pollers and producer)."""
+        return self.others_cores > OTHERS_BUSY_CORES
+
+    def as_dict(self) -> dict:
+        return {
+            "seconds": round(self.wall_s, 1),
+            "load_average": [round(self.load_start, 2), round(self.load_end, 2)],
+            "other_processes_cores": round(self.others_cores, 2),
+            "cores": CORES,
+            "noisy": self.others_busy,
+        }
 
 
 class NoiseGuard:

@@ -127,6 +127,34 @@ def test_capacity_section_reports_the_knee_the_goals_and_the_cpu(tmp_path):
     assert "![Latency against throughput](report/capacity_latency.png)" in text
 
 
+def test_the_report_never_prints_a_sustained_rate_above_its_ceiling(tmp_path):
+    # GIVEN a run whose hold stored more than every ceiling it measured (the search's share says 1.10)
+    record = capacity_record()
+    capacity = record.capacity
+    capacity.sustained_share_of_ceiling = 1.10
+    capacity.ceiling_before = {
+        "msgs_per_s": 290.0,
+        "clients": 11,
+        "seconds_per_round": 10,
+        "rounds_msgs_per_s": [280.0, 290.0, 285.0],
+        "median_msgs_per_s": 285.0,
+        "min_msgs_per_s": 280.0,
+        "max_msgs_per_s": 290.0,
+    }
+    capacity.ceiling_note = "the hold stored 320 msgs/s, above every ceiling measured (290, 291, 288)"
+    capacity.noise = {"load_average": [3.1, 2.2], "other_processes_cores": 1.2, "cores": 2, "noisy": True}
+    report_data.save(record, tmp_path / "data")
+
+    text = sections_of(render(tmp_path))[HEADINGS["capacity"]]
+
+    # THEN no share above 1 is printed: at most 1.00, with the run's reason, and the noise is marked
+    shares = [float(x) for x in re.findall(r"\| sustained / ceiling \| \*\*(\d+\.\d+)", text)]
+    assert shares == [1.0]
+    assert "(at most: the hold stored 320 msgs/s, above every ceiling measured (290, 291, 288))" in text
+    assert "before the search 290 (best of 3 rounds of 10 s: 280–290, 11 clients)" in text
+    assert "**noisy**: other processes kept 1.2 of 2 cores busy" in text
+
+
 def test_other_runs_get_a_row_with_their_date_and_a_chart(tmp_path):
     write_all(tmp_path / "data")
 

@@ -1,5 +1,6 @@
 """The capacity search as logic: the backlog slope, the verdict on a step, and the search's path to the knee
-(up by the step factor, then halvings), with the load itself replaced by a pipeline whose knee is known."""
+(up by the step factor, at most the ceiling, then bisecting, below the first step too), with the load itself
+replaced by a pipeline whose knee is known."""
 
 import argparse
 
@@ -35,9 +36,8 @@ def test_a_step_is_sustainable_unless_the_backlog_grows_p99_passes_or_the_produc
     assert (judged.sustainable, judged.why) == (not why, why)
 
 
-def test_search_climbs_by_the_factor_then_halves_toward_the_knee(monkeypatch):
-    knee = 560.0  # msgs/s the fake pipeline sustains
-
+def search_with_knee(monkeypatch, knee: float) -> tuple[list[Step], list[int]]:
+    """The search on a fake pipeline that sustains exactly `knee` msgs/s, against a 1,000 msgs/s ceiling."""
     offered = []
 
     def fake_step(step, seconds, runner, producer, progress):
@@ -50,18 +50,37 @@ def test_search_climbs_by_the_factor_then_halves_toward_the_knee(monkeypatch):
     settled_after = []  # how many steps had run each time the queue was drained
     monkeypatch.setattr(capacity, "settle", lambda *_: settled_after.append(len(offered)))
     args = argparse.Namespace(
-        start_share=0.4, step_factor=1.15, max_share=3.0, refine=2, step_seconds=1, p99_bound_ms=2000
+        start_share=0.4, step_factor=1.15, max_share=1.0, precision=0.05, step_seconds=1, p99_bound_ms=2000
     )
 
     class Progress:
         phase = ""
 
     steps = capacity.search(args, runner=None, producer=None, ceiling=1000.0, progress=Progress())
+    return steps, settled_after
+
+
+def test_search_climbs_by_the_factor_then_bisects_to_five_percent(monkeypatch):
+    steps, settled_after = search_with_knee(monkeypatch, knee=560.0)
+
+    assert [s.target_msgs_per_s for s in steps] == [400.0, 460.0, 529.0, 608.3, 568.7, 548.8]
+    assert [s.sustainable for s in steps] == [True, True, True, False, False, True]
+    assert settled_after == [4, 5]  # before each bisecting step: it starts without the last one's backlog
+
+
+def test_search_goes_below_its_first_step_when_that_one_fails(monkeypatch):
+    steps, _ = search_with_knee(monkeypatch, knee=150.0)
+
+    assert [s.target_msgs_per_s for s in steps] == [400.0, 200.0, 100.0, 150.0, 175.0, 162.5, 156.3]
+    assert max(s.target_msgs_per_s for s in steps if s.sustainable) == 150.0  # within 5% of the knee
+
+
+def test_search_stops_at_the_ceiling_which_the_pipeline_cannot_beat(monkeypatch):
+    steps, _ = search_with_knee(monkeypatch, knee=5000.0)
 
     targets = [s.target_msgs_per_s for s in steps]
-    assert targets == [400.0, 460.0, 529.0, 608.3, 568.7, 548.8]  # 0.4 × 1.15³ = 0.60835, rounded
-    assert [s.sustainable for s in steps] == [True, True, True, False, False, True]
-    assert settled_after == [4, 5]  # before each refined step: it starts without the last one's backlog
+    assert targets[-1] == 1000.0 and all(target <= 1000.0 for target in targets)
+    assert all(s.sustainable for s in steps)
 
 
 def test_a_hold_that_does_not_stay_bounded_falls_back_to_the_next_sustainable_rate(monkeypatch):
