@@ -25,8 +25,14 @@ STOP_TIMEOUT_S = 15  # up stops everything within 10 s of Ctrl-C
 
 
 def bare_environment(home: Path) -> dict[str, str]:
-    """A user's shell: no AWS_* variable at all (a local stack needs none), no ~/.aws."""
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    """A user's shell: no AWS_* variable at all (a local stack needs none), no ~/.aws, and make at the top
+    level (under `make test` the outer make's MAKELEVEL would make it print `make[1]:`)."""
+    inherited_from_make = {"MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"}
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("AWS_") and key not in inherited_from_make
+    }
     return {**environment, "HOME": str(home)}
 
 

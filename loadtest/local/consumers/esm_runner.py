@@ -42,6 +42,7 @@ from loadtest.analysis.mapping_rules import (
     MappingScaling,
     ScalingState,
     next_concurrency,
+    seconds_to_scale_in,
 )
 from loadtest.local.child_process import die_with_parent, ignore_interrupts
 from loadtest.local.consumers.fault_injection import ENV_VAR as FAULTS_VARIABLE
@@ -420,6 +421,9 @@ class EsmRunner(ConsumerScaler):
             self._record_latencies(update.pop("latencies_ms", []))
             for key, value in update.items():
                 self.totals[key] += value
+
+    def seconds_to_floor(self) -> float:
+        return seconds_to_scale_in(self.rule, self.pollers)
 
     def desired_pollers(self, visible: int, in_flight: int, now: float) -> int:
         """AWS's rule for the mapping's mode (loadtest/analysis/mapping_rules.py): out while a backlog

@@ -155,6 +155,21 @@ class ConsumerScaler(abc.ABC):
             time.sleep(poll_s)
         return None
 
+    @abc.abstractmethod
+    def seconds_to_floor(self) -> float:
+        """How long the scaling rule takes from the consumers now back to the floor, once the queue is
+        empty (each rule says: Lambda's one step a second after 3 quiet seconds, the fleet's slower)."""
+
+    def wait_until_at_floor(self, deadline_s: float, poll_s: float = 0.5) -> float | None:
+        """Seconds until the rule has stepped the consumers back to the floor (a sample taken there), or None
+        at the deadline."""
+        started = time.monotonic()
+        while time.monotonic() - started < deadline_s:
+            if self.pollers <= self.floor and self.samples and self.samples[-1].pollers <= self.floor:
+                return time.monotonic() - started
+            time.sleep(poll_s)
+        return None
+
     def _record_latencies(self, latencies: list[int]) -> None:
         self.latencies_ms.extend(latencies)
 

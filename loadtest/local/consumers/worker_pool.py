@@ -102,6 +102,10 @@ class WorkerPool(ConsumerScaler):
                 process.wait()
         self._retired = []
 
+    def seconds_to_floor(self) -> float:
+        """One worker fewer every SCALE_IN_QUIET_SECONDS once the backlog per worker is under target."""
+        return SCALE_IN_QUIET_SECONDS * (max(0, self.pollers - self.min_size) + 1)
+
     def desired_pollers(self, visible: int, in_flight: int, now: float) -> int:
         desired = desired_workers(visible, self.target_backlog, self.min_size, self.max_concurrency)
         if desired >= self.pollers:

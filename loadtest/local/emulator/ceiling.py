@@ -147,9 +147,3 @@ def scratch_item(message: dict, table_args: dict) -> dict:
         else:
             item[name] = {kind: str(body[name]) if name in body else message["MessageId"]}
     return item
-
-
-def measure_pipeline_mix(endpoint_url: str, table_args: dict, clients: int = 1, seconds: float = 2.0) -> dict:
-    """One short round (the demo's figure beside its own load): {"pipeline_mix_msgs_per_s": …}."""
-    ceiling = measure_ceiling(endpoint_url, table_args, clients, seconds, repetitions=1)
-    return {"pipeline_mix_msgs_per_s": round(ceiling.msgs_per_s, 1), "ceiling": ceiling.as_dict()}

@@ -8,13 +8,16 @@ record (loadtest/analysis/run_record.py) whole to `build/runs/<stack>-<mode>/run
 to `report/data/demo-<stack>-<mode>.json`, then regenerate REPORT.md (every other section as it was).
 `--chaos` adds the faults of `make chaos`.
 
-The plateau's offered rate comes from the measured capacity (`make capacity`'s sustained rate for this stack,
-or, before any capacity run, the ceiling measured now) times --overload, so the plateau builds a
-backlog, pollers reach maxConcurrency, the backlog drains on the way down, and pollers return to the floor.
-The worker fleet gets the same plateau (it scales out on backlog per worker); correctness runs (FIFO order,
-chaos) keep a fixed load they always sustain.
-Exits 1 if anything is lost, still queued at the deadline (pending), duplicated, out of order on FIFO, or
-a poison message is not in the DLQ with its reason; the last line says which.
+The plateau's offered rate is the sustained rate (this machine's `make capacity` for the stack; else the
+committed one's share of its ceiling times the ceiling measured now) times an overshoot chosen from the shape
+(loadtest/shapes.py `plateau_overshoot`, or --overload): a backlog builds on the plateau, pollers reach their
+maximum, the backlog is gone as the idle stage begins. After the drain the consumers keep running until their
+rule has stepped them back to the floor (bounded by what the rule needs from their peak, plus a margin), so
+every run shows the scale-in. The worker fleet gets the same plateau (it scales out on backlog per worker);
+correctness runs (FIFO order, chaos) keep a fixed load they always sustain.
+Exits 1 if anything is lost, still queued at the deadline (pending), duplicated, out of order on FIFO, a
+poison message is not in the DLQ with its reason, or the consumers did not step back to the floor in time;
+the last line says which.
 """
 
 from __future__ import annotations
@@ -50,13 +53,13 @@ from loadtest.analysis.run_record import (
 )
 from loadtest.ledger import read_ledger
 from loadtest.local.consumers.scaler import ConsumerScaler
-from loadtest.local.emulator.ceiling import measure_pipeline_mix
+from loadtest.local.emulator.ceiling import measure_ceiling
 from loadtest.local.emulator.request_counter import fetch_counts, reset_counts
 from loadtest.local.runs import recording
 from loadtest.local.runs.progress import SAMPLE_S, Progress
 from loadtest.local.runs.run_arguments import fault_spec, stack_name
 from loadtest.local.runs.session import LocalSession
-from loadtest.shapes import scale_stages, total_seconds, users_at
+from loadtest.shapes import plateau_overshoot, scale_stages, total_seconds, users_at
 from ops.dead_letter_queue import NO_REASON, reason_of
 from ops.dead_letter_queue import scan as read_queue
 
@@ -64,7 +67,9 @@ DRAIN_DEADLINE_S = 120
 # This machine's last `make capacity` (the committed report/data is another machine's, maybe).
 CAPACITY_FILE = PROJECT_ROOT / "build" / "runs" / "capacity" / "run.json"
 CORRECTNESS_PEAK_RATE = 120.0  # msgs/s: FIFO and chaos runs check correctness (order, faults), not the knee
-CEILING_SHARE_WITHOUT_CAPACITY = 1.0  # the knee before any `make capacity` run (it measured 0.8–1.5)
+CEILING_SHARE_WITHOUT_CAPACITY = 0.7  # the knee before any `make capacity` run: below the ceiling, always
+SCALE_IN_MARGIN_S = 10  # beyond what the scaling rule needs to step back to the floor
+CEILING_SECONDS, CEILING_ROUNDS = 5, 2  # the demo's ceiling: shorter than make capacity's 3 × 10 s
 
 
 class Phases:
@@ -96,27 +101,39 @@ class LoadPlan:
             rate, source = CORRECTNESS_PEAK_RATE, f"fixed for {'FIFO' if fifo else mode} runs"
         else:
             sustained, source = _measured_capacity(stack, ceiling)
-            rate = args.overload * sustained
-            source = f"{args.overload} × {source}"
+            # Enough over the sustained rate that a backlog builds on the plateau, little enough that it is
+            # gone when the idle stage begins: the run shows the consumers scale out, then back in.
+            overload = args.overload or plateau_overshoot(
+                scale_stages(args.peak_users, args.stage_seconds), args.peak_users
+            )
+            rate = overload * sustained
+            why = "--overload" if args.overload else "the backlog it builds is gone as the idle stage begins"
+            source = f"{overload:g} × {source} ({why})"
         return cls(
             round(rate, 1), args.peak_users, round(rate / (args.peak_users * args.batch_size), 3), source
         )
 
 
 def _measured_capacity(stack: str, ceiling: float) -> tuple[float, str]:
-    """The sustained rate this machine's last `make capacity` measured for the stack, else a share of the
-    ceiling measured now. (Issue 27 changes how the ceiling and the capacity are found: here is the hook.)"""
+    """The rate the pipeline sustains: this machine's last `make capacity` for the stack; else the committed
+    one's share of its ceiling, times the ceiling measured now (the same measure: a machine's speed today
+    scales both alike); else a conservative share of the ceiling."""
     if CAPACITY_FILE.exists():
         capacity = RunRecord.load(CAPACITY_FILE)
         if capacity.stack == stack and capacity.ledger.lost == 0 and capacity.capacity:
             sustained = capacity.capacity.sustained_msgs_per_s
             return sustained, f"the sustained rate {sustained:.0f} msgs/s of make capacity on {capacity.date}"
+    committed = report_data.DATA_DIR / f"capacity-{stack}.json"
+    if committed.exists():
+        capacity = RunRecord.load(committed)
+        if capacity.capacity and capacity.capacity.ceiling_before:  # a ceiling measured as it is now
+            share = min(capacity.capacity.sustained_share_of_ceiling, 1.0)
+            return share * ceiling, (
+                f"{share:.2f} × the ceiling {ceiling:.0f} msgs/s measured now (the committed make capacity"
+                f" of {capacity.date} sustained that share of its own)"
+            )
     guess = CEILING_SHARE_WITHOUT_CAPACITY
-    share = "" if guess == 1 else f"{guess} × "
-    return (
-        guess * ceiling,
-        f"{share}the ceiling {ceiling:.0f} msgs/s (no make capacity run here yet)",
-    )
+    return guess * ceiling, f"{guess} × the ceiling {ceiling:.0f} msgs/s (no make capacity run yet)"
 
 
 def start_locust(session: LocalSession, queue_url: str, args, plan: LoadPlan):
@@ -157,6 +174,23 @@ def shape_users(stages, sampler):
     return read
 
 
+def consumers_at_most(settings, mode: str) -> int:
+    return settings.worker_fleet_max_size if mode == "worker" else min(settings.mapping_max_concurrency, 20)
+
+
+def wait_for_floor(runner: ConsumerScaler) -> bool:
+    """Keep the consumers until their rule has stepped them back to the floor, bounded by what the rule needs
+    from where they are plus a margin: the run shows the scale-in, not only the scale-out."""
+    bound = runner.seconds_to_floor() + SCALE_IN_MARGIN_S
+    if runner.wait_until_at_floor(bound) is not None:
+        return True
+    print(
+        f"[demo] the consumers did not step back to the floor ({runner.floor}) within {bound:.0f} s",
+        flush=True,
+    )
+    return False
+
+
 def wait_for_drain(runner: ConsumerScaler, deadline_s: float) -> bool:
     if runner.wait_until_drained(deadline_s, poll_s=1) is not None:
         return True
@@ -173,7 +207,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--peak-rate", type=number(above=0), help="msgs/s at the plateau (default: from the capacity)"
     )
     parser.add_argument(
-        "--overload", type=number(above=0), default=1.3, help="plateau / sustained capacity (lambda mode)"
+        "--overload",
+        type=number(above=0),
+        help="plateau / sustained capacity (default: chosen so the backlog is gone as the idle stage begins)",
     )
     parser.add_argument("--stage-seconds", type=number(above=0), default=10)
     parser.add_argument("--batch-size", type=whole_number(1, 10), default=10)
@@ -222,16 +258,23 @@ class Evidence:
     series: Series  # one row a second from the load's start
     load_started_ms: int  # the series' t = 0, epoch milliseconds (the items' storedAt clock)
     locust_exit: int = 0  # Locust's exit status (-1: it ran past its shape by a minute)
+    scaled_in: bool = True  # the consumers stepped back to their floor after the drain
 
 
 def load_and_drain(args, settings, local, session: LocalSession, phases, mode) -> tuple:
     endpoint = session.endpoint
-    ceiling = phases.run(
+    measured = phases.run(
         "measure the emulator's ceiling for the pipeline's call mix",
-        measure_pipeline_mix,
+        measure_ceiling,
         endpoint,
         StackSpec(args.stack, settings).dynamodb_create_table_args(),
-    )["pipeline_mix_msgs_per_s"]
+        clients=(settings.worker_fleet_max_size if mode == "worker" else settings.mapping_max_concurrency)
+        + 1,
+        seconds=CEILING_SECONDS,
+        repetitions=CEILING_ROUNDS,
+    )
+    ceiling = measured.msgs_per_s
+    print(f"[demo] emulator ceiling: {measured.line()}", flush=True)
     plan = LoadPlan.make(args, mode, args.stack, ceiling, settings.fifo)
     print(f"[demo] plateau: {plan.peak_rate:.0f} msgs/s offered, {plan.source}", flush=True)
     print(
@@ -260,6 +303,8 @@ def load_and_drain(args, settings, local, session: LocalSession, phases, mode) -
     locust_exit = phases.run("run the Locust scale shape", run_locust, session, local.queue_url, args, plan)
     progress.phase = "drain"
     drained = phases.run("drain the queue", wait_for_drain, runner, drain_deadline)
+    progress.phase = "scale-in"
+    scaled_in = phases.run("wait for the consumers to step back to the floor", wait_for_floor, runner)
     progress.stop()
     phases.run("stop the consumers", runner.stop)  # before reading what they left
     counts = fetch_counts(endpoint)  # before the scans below add requests of their own
@@ -280,6 +325,7 @@ def load_and_drain(args, settings, local, session: LocalSession, phases, mode) -
         series=series,
         load_started_ms=progress.sampler.started_epoch_ms,
         locust_exit=locust_exit,
+        scaled_in=scaled_in,
     )
     return ceiling, plan, runner, evidence
 
@@ -292,6 +338,8 @@ def verdict(
     problems = [] if result.ok else [result.verdict()]
     if not evidence.drained and result.pending == 0:
         problems.append("the queue did not drain in time")
+    if evidence.drained and not evidence.scaled_in:
+        problems.append("the consumers did not step back to the floor in the time their rule needs")
     if evidence.locust_exit:
         problems.append(f"Locust exited {evidence.locust_exit} (see its locust.log)")
     if poison_routed < result.poison_accepted:

@@ -82,3 +82,20 @@ def test_scale_in_waits_three_quiet_seconds_then_steps_one_a_second_to_the_floor
         runner._active = [None] * runner.desired_pollers(0, 0, now=float(second))
         steps.append(runner.pollers)
     assert steps == [8, 8, 8, 7, 6, 5, 5, 5]
+
+
+def test_after_a_backlog_the_pollers_step_back_to_the_floor_at_the_rules_pace():
+    # GIVEN pollers at their peak of 10 and an empty queue
+    runner = FakeRunner(10, 10)
+    bound = runner.seconds_to_floor()
+    assert bound == 3 + 5  # 3 quiet seconds, then one a second from 10 to 5
+
+    # WHEN the rule decides second by second (as the controller does)
+    timeline = []
+    for second in range(10):
+        runner._active = [None] * runner.desired_pollers(0, 0, now=float(second))
+        timeline.append(runner.pollers)
+
+    # THEN 5 → 10 → 5: it is back at the floor within the time the rule says it needs
+    assert timeline == [10, 10, 10, 9, 8, 7, 6, 5, 5, 5]
+    assert timeline.index(5) + 1 <= bound
