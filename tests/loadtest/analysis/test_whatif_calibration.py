@@ -7,6 +7,8 @@ else the what-if's recording of an earlier run), so the test runs on a fresh clo
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from loadtest.analysis import whatif_calibration
@@ -42,3 +44,22 @@ def test_the_emulator_capacity_is_measured_from_the_saturated_seconds_only():
     )
     line = whatif_calibration.fit_emulator_capacity(run)
     assert line.at_zero > 0 and line.per_offered >= 0 and line.points == len(rows)
+
+
+def test_a_backlog_peak_is_held_over_the_messages_that_built_it():
+    run = whatif_calibration.load(RUNS[0])
+    t_s = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
+    built = dataclasses.replace(
+        run,
+        t_s=t_s,
+        offered_msgs_per_s=(0.0, 500.0, 600.0, 600.0, 600.0, 0.0),
+        queue_visible=(0.0, 0.0, 100.0, 200.0, 300.0, 0.0),
+    )
+    # From the last empty second (t = 1) to the peak (t = 4): 600 + 600 + 600 offered.
+    assert whatif_calibration.offered_into_peak(built) == 1800.0
+    measured = whatif_calibration.measured_curves(built)
+    model = dataclasses.replace(measured, backlog_peak=210.0)
+    (peak, *_) = whatif_calibration.compare(measured, model)
+    assert peak.curve == "backlog peak" and peak.error == 90.0 / 1800.0
+    started_with = dataclasses.replace(built, queue_visible=(1000.0, 800.0, 600.0, 400.0, 200.0, 0.0))
+    assert whatif_calibration.offered_into_peak(started_with) == 0.0  # its own relative error, as before
