@@ -1,6 +1,6 @@
 """The report's series read from CloudWatch, for a run against a deployed stack.
 
-`samples(...)` returns rows shaped like the local run's samples.csv (queue visible / in flight, DLQ visible,
+`samples(...)` returns rows shaped like a local run's per-second series (run.json's `series`: queue visible / in flight, DLQ visible,
 function concurrency in place of pollers, cumulative messages deleted in place of stored), so the same charts
 are drawn; `dashboard_images(...)` saves every metric widget of the stack's dashboard as a PNG with
 GetMetricWidgetImage; `cost_totals(...)` sums the stack's own counts over the run (messages sent, received
@@ -55,7 +55,7 @@ def metric_queries(outputs: dict[str, str]) -> list[dict[str, Any]]:
 def samples(
     cloudwatch: Any, outputs: dict[str, str], start: datetime.datetime, end: datetime.datetime
 ) -> list[dict]:
-    """One row per minute in samples.csv's shape, from GetMetricData (every page)."""
+    """One row per minute in the shape of a local run's series, from GetMetricData (every page)."""
     series = metric_series(cloudwatch, metric_queries(outputs), start, end, ScanBy="TimestampAscending")
     rows, deleted = [], 0.0
     for timestamp in sorted({t for values in series.values() for t in values}):
