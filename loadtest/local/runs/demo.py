@@ -58,7 +58,7 @@ from loadtest.local.emulator.request_counter import fetch_counts, reset_counts
 from loadtest.local.runs import recording
 from loadtest.local.runs.progress import SAMPLE_S, Progress
 from loadtest.local.runs.run_arguments import fault_spec, stack_name
-from loadtest.local.runs.session import LocalSession
+from loadtest.local.runs.session import LocalSession, shown
 from loadtest.shapes import plateau_overshoot, scale_stages, total_seconds, users_at
 from ops.dead_letter_queue import NO_REASON, reason_of
 from ops.dead_letter_queue import scan as read_queue
@@ -398,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[demo] faults: {json.dumps(runner.totals)}; DLQ by reason: {json.dumps(reasons)}", flush=True)
     if not args.no_report:
         saved = report_data.save(record)
-        print(f"[demo] wrote {_shown(saved)}: this run's sections of REPORT.md", flush=True)
+        print(f"[demo] wrote {shown(saved)}: this run's sections of REPORT.md", flush=True)
         report.main([])  # every section from report/data: this run's new, the others as they were
     last = runner.samples[-1].pollers if runner.samples else 0
     scaling = f"pollers {min_pollers(runner)}→{runner.max_pollers}→{last} (max {runner.max_concurrency})"
@@ -408,10 +408,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def min_pollers(runner: ConsumerScaler) -> int:
     return min((s.pollers for s in runner.samples), default=0)
-
-
-def _shown(path: Path) -> str:
-    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
 
 
 def fill_record(record: RunRecord, args, run_dir, phases, ceiling, plan, runner, evidence, result) -> None:

@@ -156,7 +156,7 @@ class LocalSession:
                 else ""
             )
             raise RunDirectoryBusy(
-                f"{_shown(self.run_dir)} is in use by another run ({owner.get('command', '?')}, pid "
+                f"{shown(self.run_dir)} is in use by another run ({owner.get('command', '?')}, pid "
                 f"{owner.get('pid', '?')}, since {owner.get('since', '?')}); wait for it to end{elsewhere}"
             ) from None
         lock.seek(0)
@@ -312,7 +312,8 @@ def _module(path: str) -> str:
         return path
 
 
-def _shown(path: Path) -> str:
+def shown(path: Path) -> str:
+    """A path as a user in the checkout would type it: relative to the project root where it is inside it."""
     try:
         return str(path.resolve().relative_to(PROJECT_ROOT))
     except ValueError:

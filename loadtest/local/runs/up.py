@@ -26,7 +26,7 @@ from loadtest.analysis.percentiles import percentile
 from loadtest.local.consumers.scaler import ConsumerScaler
 from loadtest.local.emulator.embedded_aws import LOCAL_CREDENTIALS, LOCAL_REGION, LocalStack
 from loadtest.local.runs.run_arguments import stack_name
-from loadtest.local.runs.session import Interrupted, LocalSession
+from loadtest.local.runs.session import Interrupted, LocalSession, shown
 
 PROG = "python -m loadtest.local.runs.up"
 LOCAL_DIR = PROJECT_ROOT / "build" / "local"
@@ -39,26 +39,26 @@ def outputs_of(local: LocalStack, endpoint: str, ledger_dir: Path) -> dict[str, 
 
 
 def banner(stack: str, mode: str, session: LocalSession, consumers: ConsumerScaler, outputs: Path) -> str:
-    shown = _relative(outputs)
+    where = shown(outputs)
     if mode == "worker":
         what = f"the worker pool ({consumers.pollers} running, up to {consumers.max_concurrency})"
     else:
         warm = consumers.max_concurrency
         what = f"the event source mapping ({warm} warm pollers, {consumers.pollers} polling)"
     credentials = " ".join(f"{key}={value}" for key, value in LOCAL_CREDENTIALS.items() if "TOKEN" not in key)
-    value = f".venv/bin/python -m cli.stack_outputs {shown}"
-    locust = f".venv/bin/locust -f loadtest/locustfile.py --stack-outputs {shown}"
+    value = f".venv/bin/python -m cli.stack_outputs {where}"
+    locust = f".venv/bin/locust -f loadtest/locustfile.py --stack-outputs {where}"
     return "\n".join(
         [
             f"[up] stack {stack} is up on the embedded AWS at {session.endpoint}, consumed by {what}",
-            f"[up] its outputs: {shown} (as `pulumi stack output --json` gives them, with endpointUrl and "
+            f"[up] its outputs: {where} (as `pulumi stack output --json` gives them, with endpointUrl and "
             "ledgerDir)",
             "[up] from another shell in this directory:",
             f"  {locust}   # web UI: http://localhost:8089",
             f"  {locust} --headless -u 10 -r 5 -t 15s",
-            f"  .venv/bin/python -m loadtest.produce --stack-outputs {shown} --count 100",
-            f"  .venv/bin/python -m ops.status EVENT_ID --stack-outputs {shown}",
-            f"  .venv/bin/python -m ops.redrive --stack-outputs {shown} peek",
+            f"  .venv/bin/python -m loadtest.produce --stack-outputs {where} --count 100",
+            f"  .venv/bin/python -m ops.status EVENT_ID --stack-outputs {where}",
+            f"  .venv/bin/python -m ops.redrive --stack-outputs {where} peek",
             f"  export {credentials} AWS_DEFAULT_REGION={LOCAL_REGION}   # for the AWS CLI only",
             f'  aws --endpoint-url "$({value} endpointUrl)" sqs get-queue-attributes --attribute-names All '
             f'--queue-url "$({value} queueUrl)"',
@@ -152,13 +152,6 @@ def _parser() -> OneLineParser:
     parser.add_argument("--run-dir", type=Path, help="logs and ledger (default build/local/<stack>-<mode>)")
     parser.add_argument("--progress-seconds", type=number(above=0), default=5.0)
     return parser
-
-
-def _relative(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(PROJECT_ROOT))
-    except ValueError:
-        return str(path)
 
 
 def _clock(seconds: float) -> str:
