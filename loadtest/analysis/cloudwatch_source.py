@@ -1,11 +1,12 @@
 """The report's series read from CloudWatch, for a run against a deployed stack.
 
-`samples(...)` returns rows shaped like a local run's per-second series (run.json's `series`: queue visible / in flight, DLQ visible,
-function concurrency in place of pollers, cumulative messages deleted in place of stored), so the same charts
-are drawn; `dashboard_images(...)` saves every metric widget of the stack's dashboard as a PNG with
-GetMetricWidgetImage; `cost_totals(...)` sums the stack's own counts over the run (messages sent, received
-and deleted, empty receives, invocations and their duration, write units of the table and its index, bytes
-logged, custom metrics), which `cost_inputs.usage_from_cloudwatch` turns into the cost model's inputs.
+`samples(...)` returns rows shaped like a local run's per-second series (run.json's `series`: queue
+visible / in flight, DLQ visible, function concurrency in place of pollers, cumulative messages deleted in
+place of stored), so the same charts are drawn; `dashboard_images(...)` saves every metric widget of the
+stack's dashboard as a PNG with GetMetricWidgetImage; `cost_totals(...)` sums the stack's own counts over
+the run (messages sent, received and deleted, empty receives, invocations and their duration, write units of
+the table and its index, bytes logged, custom metrics), which `cost_inputs.usage_from_cloudwatch` turns
+into the cost model's inputs.
 """
 
 from __future__ import annotations

@@ -264,16 +264,30 @@ def _noise_lines(c) -> list[str]:
     if not noise:
         return []
     load = noise["load_average"]
+    others_busy = noise.get("others_busy", noise["noisy"])  # records before the speed check: noisy alone
     busy = (
         f"**noisy**: other processes kept {noise['other_processes_cores']:.1f} of {noise['cores']} cores busy"
         " during the search and the hold, so its figures are lower than a quiet machine gives"
-        if noise["noisy"]
+        if others_busy
         else f"quiet: other processes kept {noise['other_processes_cores']:.2f} of {noise['cores']} cores busy"
     )
-    return [
+    lines = [
         "",
         f"The machine during the search and the hold: {busy} (load average {load[0]:.1f} → {load[1]:.1f}).",
     ]
+    if "ceiling_rounds_msgs_per_s" in noise:  # records from before the speed check have no such entry
+        low, high = noise["ceiling_rounds_msgs_per_s"]
+        steadiness = (
+            "steady"
+            if noise["speed_steady"]
+            else "so **noisy**: the shared host slowed the machine with no process here to show for it, and the"
+            " share of the ceiling is uncertain by as much"
+        )
+        lines[-1] += (
+            f" Its speed: the emulator's ceiling rounds ranged {low:,.0f}–{high:,.0f} msgs/s"
+            f" ({low / high:.2f} of the best), {steadiness}."
+        )
+    return lines
 
 
 def _cpu_lines(run: RunRecord) -> list[str]:

@@ -155,6 +155,31 @@ def test_the_report_never_prints_a_sustained_rate_above_its_ceiling(tmp_path):
     assert "**noisy**: other processes kept 1.2 of 2 cores busy" in text
 
 
+def test_a_machine_that_slowed_under_the_run_is_marked_noisy_with_its_ceiling_rounds(tmp_path):
+    # GIVEN a quiet run (no other process busy) whose emulator ceiling rounds ranged 407–643 msgs/s
+    record = capacity_record()
+    record.capacity.noise = {
+        "load_average": [2.93, 2.62],
+        "other_processes_cores": 0.0,
+        "cores": 2,
+        "others_busy": False,
+        "ceiling_rounds_msgs_per_s": [407.0, 643.0],
+        "speed_steady": False,
+        "noisy": True,
+    }
+    report_data.save(record, tmp_path / "data")
+
+    text = sections_of(render(tmp_path))[HEADINGS["capacity"]]
+
+    # THEN the section says the other processes were quiet and the machine's speed was not
+    assert (
+        "The machine during the search and the hold: quiet: other processes kept 0.00 of 2 cores busy"
+        " (load average 2.9 → 2.6). Its speed: the emulator's ceiling rounds ranged 407–643 msgs/s (0.63 of"
+        " the best), so **noisy**: the shared host slowed the machine with no process here to show for it,"
+        " and the share of the ceiling is uncertain by as much." in text
+    )
+
+
 def test_other_runs_get_a_row_with_their_date_and_a_chart(tmp_path):
     write_all(tmp_path / "data")
 

@@ -6,6 +6,7 @@ import argparse
 
 import pytest
 
+from loadtest.local.emulator.ceiling import Ceiling
 from loadtest.local.runs import capacity
 from loadtest.local.runs.capacity import Step, judge, slope
 
@@ -114,3 +115,23 @@ def test_a_hold_that_does_not_stay_bounded_falls_back_to_the_next_sustainable_ra
     assert (hold.target_msgs_per_s, hold.sustainable) == (460, True)
     assert [(h.target_msgs_per_s, h.why) for h in failed] == [(529, "backlog grows 40 msgs/s")]
     assert cpu == {"emulator": 0.5, "pollers": 0.5, "producer": 0.5}
+
+
+def test_a_machine_that_changed_speed_under_the_run_marks_its_figures_noisy():
+    # GIVEN the emulator's ceiling rounds before and after the search (make capacity on this shared host:
+    # 635, 532, 571 before and 643, 537, 407 after, with other processes at 0.00 cores)
+    before = Ceiling(clients=11, seconds=10, rounds_msgs_per_s=(635.0, 532.0, 571.0))
+    after = Ceiling(clients=11, seconds=10, rounds_msgs_per_s=(643.0, 537.0, 407.0))
+    steady = Ceiling(clients=11, seconds=10, rounds_msgs_per_s=(600.0, 560.0, 590.0))
+
+    # THEN the slowest round against the fastest says whether the machine held its speed (0.8 of the best)
+    speed = capacity.machine_speed([before, after])
+    assert speed == {"ceiling_rounds_msgs_per_s": [407.0, 643.0], "speed_steady": False}
+    assert capacity.speed_phrase(speed) == (
+        "the emulator's own ceiling ranged 407–643 msgs/s over the run (0.63 of its best, below 0.8): "
+        "the machine's speed changed under it"
+    )
+    assert capacity.machine_speed([before, steady]) == {
+        "ceiling_rounds_msgs_per_s": [532.0, 635.0],
+        "speed_steady": True,
+    }
