@@ -48,8 +48,10 @@ LOCAL_HORIZON_S = 120  # seconds the model may run past the measured load to dra
 LOCAL_POLLER_LIMIT = 20  # loadtest/local/consumers/esm_runner.py: one 2-core machine runs at most 20 pollers
 RECEIVE_SECONDS_LOCAL = 0.0  # the receive-to-delete time already holds what a local e2e adds to a batch
 MIN_SATURATED_SECONDS = 5  # fewer saturated seconds than this: the capacity line is not measured
+# The series' first row is the queue as the load finds it, read as the consumers start: within the sampler's
+# first beat of a second (make capacity's rows start at 0.0 or 0.1 s, as the sampler's thread wakes).
+FIRST_ROW_S = 1.0
 DRAIN_FROM_SHARE = 0.9  # the drain is timed from the backlog's last second at 90% of its peak
-OFFERED_BIN = 50  # msgs/s: saturated seconds offered within this much count as one level
 SATURATED_ROUNDS = 3  # backlog of 3 rounds of every poller: none idles in the second (see saturated)
 
 
@@ -108,26 +110,24 @@ class EmulatorCapacity:
 
 
 def fit_emulator_capacity(run: MeasuredRun) -> EmulatorCapacity:
-    """Least squares over the saturated seconds grouped by offered rate (each `OFFERED_BIN` msgs/s wide,
-    each group one point: a long plateau does not outweigh a short drain); with one group, a flat line."""
+    """Least squares over the saturated seconds, each second one point. (Grouped by offered rate, one point a
+    group, a single slow second at a level of its own weighed as much as a 13-second drain: on make capacity's
+    records it halved the line's slope and took a quarter off its intercept, and the drain it predicted was
+    70% too long.)"""
     rows = run.saturated()
     if len(rows) < MIN_SATURATED_SECONDS:
         raise ValueError(
             f"{run.name}: {len(rows)} saturated seconds (every poller on, a backlog waiting); the emulator's "
             f"capacity needs at least {MIN_SATURATED_SECONDS}"
         )
-    groups: dict[int, list[tuple[float, float]]] = {}
-    for i in rows:
-        offered = run.offered_msgs_per_s[i]
-        groups.setdefault(round(offered / OFFERED_BIN), []).append((offered, run.stored_msgs_per_s[i]))
-    x = [statistics.fmean(o for o, _ in group) for group in groups.values()]
-    y = [statistics.fmean(v for _, v in group) for group in groups.values()]
+    x = [run.offered_msgs_per_s[i] for i in rows]
+    y = [run.stored_msgs_per_s[i] for i in rows]
     mean_x, mean_y = statistics.fmean(x), statistics.fmean(y)
     spread = sum((v - mean_x) ** 2 for v in x)
     slope = sum((a - mean_x) * (b - mean_y) for a, b in zip(x, y, strict=True)) / spread if spread else 0.0
     slope = min(0.0, slope)  # more producer load never gives the consumers more
     line = EmulatorCapacity(mean_y - slope * mean_x, -slope, len(rows))
-    residuals = [run.stored_msgs_per_s[i] / max(1e-9, line(run.offered_msgs_per_s[i])) - 1 for i in rows]
+    residuals = [stored / max(1e-9, line(offered)) - 1 for offered, stored in zip(x, y, strict=True)]
     return dataclasses.replace(line, noise=statistics.pstdev(residuals))
 
 
@@ -339,7 +339,8 @@ def calibrate(run: MeasuredRun, seeds: Sequence[int] = CALIBRATION_SEEDS) -> Cal
 # ---- reading a run ------------------------------------------------------------------------------------
 def from_record(data: Mapping[str, Any], name: str) -> MeasuredRun:
     """A run record (loadtest/analysis/run_record.py's JSON: series, settings, batch_durations). What the
-    queue held at t = 0 (make capacity's backlog, sent before the consumers started) is the initial backlog;
+    queue held in the first row (make capacity's backlog, sent before the consumers started) is the initial
+    backlog;
     the offered rate of each later row is the load."""
     series = data["series"]
     if not series.get("t_s"):
@@ -363,7 +364,7 @@ def from_record(data: Mapping[str, Any], name: str) -> MeasuredRun:
         pollers=column("pollers"),
         batch_p50_ms=float(durations["p50_ms"]),
         batch_spread=_spread_from_quantiles(durations["p50_ms"], durations["p95_ms"]),
-        initial_backlog=visible[0] + in_flight[0] if t_s[0] <= 0 else 0.0,
+        initial_backlog=visible[0] + in_flight[0] if t_s[0] < FIRST_ROW_S else 0.0,
     )
 
 

@@ -63,3 +63,27 @@ def test_a_backlog_peak_is_held_over_the_messages_that_built_it():
     assert peak.curve == "backlog peak" and peak.error == 90.0 / 1800.0
     started_with = dataclasses.replace(built, queue_visible=(1000.0, 800.0, 600.0, 400.0, 200.0, 0.0))
     assert whatif_calibration.offered_into_peak(started_with) == 0.0  # its own relative error, as before
+
+
+def test_one_slow_second_does_not_drag_the_emulator_capacity():
+    # GIVEN make capacity's shape (2026-12-05): a 12-second drain storing 750 msgs/s with nothing offered,
+    # 8 seconds at the knee (520 offered, 470 stored) and one slow second at a level of its own (227, 218)
+    run = whatif_calibration.load(RUNS[0])
+    offered = (0.0,) + (0.0,) * 12 + (520.0,) * 8 + (227.0,)
+    stored = (0.0,) + (750.0,) * 12 + (470.0,) * 8 + (218.0,)
+    rows = len(offered)
+    full = max(run.pollers)
+    saturated = dataclasses.replace(
+        run,
+        t_s=tuple(float(t) for t in range(rows)),
+        offered_msgs_per_s=offered,
+        stored_msgs_per_s=stored,
+        queue_visible=(10_000.0,) * rows,
+        queue_in_flight=(0.0,) * rows,
+        pollers=(full,) * rows,
+    )
+    # THEN the line still meets the drain: each second one point, the slow one among 21
+    line = whatif_calibration.fit_emulator_capacity(saturated)
+    assert line.points == 21
+    assert line(0.0) == pytest.approx(750.0, rel=0.05)
+    assert line(520.0) == pytest.approx(470.0, rel=0.1)
