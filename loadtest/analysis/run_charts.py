@@ -123,8 +123,20 @@ def scaling_chart(record: RunRecord, charts_dir: Path) -> Chart:
     return Chart(
         name,
         f"{record.run}: backlog and {consumers}",
-        f"{consumers.capitalize()} follow the backlog: up to {_peak(s.pollers):.0f} while up to"
-        f" {_peak(s.queue_visible):,.0f} messages wait, back down once it drains.",
+        scaling_caption(consumers, list(s.pollers), _peak(s.queue_visible)),
+    )
+
+
+def scaling_caption(consumers: str, counts: list[float], backlog_peak: float) -> str:
+    """What the scaling chart shows, read from its own series (which starts at the floor): a run that never
+    queued says so, and one whose consumers had not stepped back down by its end says that."""
+    floor, high, last = counts[0], max(counts), counts[-1]
+    if backlog_peak <= 0:
+        return f"No backlog formed (the pipeline kept up): {consumers} from {floor:.0f} up to {high:.0f}."
+    ending = f"back to {last:.0f} once it drains" if last <= floor else f"still {last:.0f} at the end"
+    return (
+        f"{consumers.capitalize()} follow the backlog: up to {high:.0f} while up to {backlog_peak:,.0f}"
+        f" messages wait, {ending}."
     )
 
 

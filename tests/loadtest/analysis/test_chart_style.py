@@ -6,6 +6,7 @@ import pytest
 
 from loadtest.analysis import capacity_charts, chart_style, report
 from loadtest.analysis.chart_style import TIME_LABEL
+from loadtest.analysis.run_charts import scaling_caption
 from tests.loadtest.analysis.records import capacity_record, write_all
 
 COUNT_LABELS = {"messages", "pollers", "workers", "users", "concurrent pollers"}
@@ -104,3 +105,23 @@ def test_a_record_without_series_draws_no_chart(tmp_path):
 
     assert capacity_charts.draw(record, tmp_path) == []
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("counts", "backlog_peak", "caption"),
+    [
+        (
+            [1, 3, 5, 2, 1],
+            350,
+            "Workers follow the backlog: up to 5 while up to 350 messages wait, back to 1 once it drains.",
+        ),
+        (
+            [5, 10, 10, 7],
+            2_800,
+            "Workers follow the backlog: up to 10 while up to 2,800 messages wait, still 7 at the end.",
+        ),
+        ([5, 5, 5], 0, "No backlog formed (the pipeline kept up): workers from 5 up to 5."),
+    ],
+)
+def test_ascaling_caption_says_what_its_series_did(counts, backlog_peak, caption):
+    assert scaling_caption("workers", counts, backlog_peak) == caption
