@@ -401,7 +401,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[demo] wrote {shown(saved)}: this run's sections of REPORT.md", flush=True)
         report.main([])  # every section from report/data: this run's new, the others as they were
     last = runner.samples[-1].pollers if runner.samples else 0
-    scaling = f"pollers {min_pollers(runner)}→{runner.max_pollers}→{last} (max {runner.max_concurrency})"
+    consumers = "workers" if mode == "worker" else "pollers"
+    scaling = f"{consumers} {min_pollers(runner)}→{runner.max_pollers}→{last} (max {runner.max_concurrency})"
     print(f"[demo] {'PASSED' if passed else 'FAILED'}: {why}; {scaling}", flush=True)
     return 0 if passed else 1
 
