@@ -22,7 +22,11 @@ The curves compared, on the run's own clock (seconds since the load started):
   such a peak, so the peak alone would measure the emulator's mood, not the model. Over the messages that
   built it, the error is the model's error in the rate, as a share of the load; for a backlog the run starts
   with (make capacity's 10,000, nothing offered before its peak) it is the peak's own relative error;
-- drain time: seconds from the backlog's last second at 90% of its peak until nothing is visible;
+- drain time: seconds from the backlog's start (the last empty second before the run's peak; 0 for a
+  backlog the run starts with) until the queue is empty again after its peak, model and run counted from the
+  same instant. (Timed from the last second near each one's own peak, as before, a plateau whose top
+  flickers moved the start by five seconds or more: a model that emptied the queue a second before the run
+  read 55% off on a 9-second drain.)
 - pollers over time: the poller-seconds over the run (the area under the curve); their second-by-second
   mean absolute difference is reported beside it (see `compare`).
 """
@@ -51,7 +55,6 @@ MIN_SATURATED_SECONDS = 5  # fewer saturated seconds than this: the capacity lin
 # The series' first row is the queue as the load finds it, read as the consumers start: within the sampler's
 # first beat of a second (make capacity's rows start at 0.0 or 0.1 s, as the sampler's thread wakes).
 FIRST_ROW_S = 1.0
-DRAIN_FROM_SHARE = 0.9  # the drain is timed from the backlog's last second at 90% of its peak
 SATURATED_ROUNDS = 3  # backlog of 3 rounds of every poller: none idles in the second (see saturated)
 
 
@@ -160,16 +163,23 @@ def local_pipeline(run: MeasuredRun) -> Pipeline:
 @dataclasses.dataclass(frozen=True)
 class Curves:
     backlog_peak: float
-    drain_seconds: float | None
+    emptied_at: float | None  # the first second the queue is empty after its peak (None: never)
     pollers: tuple[float, ...]
     visible: tuple[float, ...] = ()  # on the measured run's clock
     offered_into_peak: float = 0.0  # messages offered from the last empty queue before the peak to the peak
+    backlog_start: float = 0.0  # the last second the queue was empty before its peak (0: it started full)
+
+
+def _backlog_start(run: MeasuredRun) -> int:
+    """The row of the last second the queue was empty before its peak (0: the run starts with its backlog)."""
+    peak = max(range(len(run.t_s)), key=lambda i: run.queue_visible[i])
+    return max((i for i in range(peak + 1) if run.queue_visible[i] < 1), default=0)
 
 
 def offered_into_peak(run: MeasuredRun) -> float:
     """Messages offered from the last second the queue was empty before its peak, to the peak."""
     peak = max(range(len(run.t_s)), key=lambda i: run.queue_visible[i])
-    start = max((i for i in range(peak + 1) if run.queue_visible[i] < 1), default=0)
+    start = _backlog_start(run)
     return sum(
         run.offered_msgs_per_s[i] * (run.t_s[i] - run.t_s[i - 1]) for i in range(max(1, start + 1), peak + 1)
     )
@@ -178,7 +188,10 @@ def offered_into_peak(run: MeasuredRun) -> float:
 def measured_curves(run: MeasuredRun) -> Curves:
     curves = _curves(run.t_s, run.queue_visible, run.queue_in_flight, run.pollers)
     return dataclasses.replace(
-        curves, visible=tuple(run.queue_visible), offered_into_peak=offered_into_peak(run)
+        curves,
+        visible=tuple(run.queue_visible),
+        offered_into_peak=offered_into_peak(run),
+        backlog_start=run.t_s[_backlog_start(run)] if run.initial_backlog <= 0 else 0.0,
     )
 
 
@@ -206,13 +219,10 @@ def model_curves(run: MeasuredRun, model: Run) -> Curves:
 def _curves(
     t_s: Sequence[float], visible: Sequence[float], in_flight: Sequence[float], pollers: Sequence[float]
 ) -> Curves:
-    peak = max(visible)
-    # A backlog's top is flat for seconds: the drain starts when it last stood near its peak.
-    top = max(i for i in range(len(visible)) if visible[i] >= DRAIN_FROM_SHARE * peak)
-    drained = next((t_s[i] for i in range(top, len(t_s)) if visible[i] < 1), None)
+    top = max(range(len(visible)), key=lambda i: visible[i])
     return Curves(
-        backlog_peak=float(peak),
-        drain_seconds=None if drained is None else drained - t_s[top],
+        backlog_peak=float(visible[top]),
+        emptied_at=next((t_s[i] for i in range(top, len(t_s)) if visible[i] < 1), None),
         pollers=tuple(float(p) for p in pollers),
     )
 
@@ -248,6 +258,10 @@ def _relative(measured: float | None, model: float | None) -> float:
     return abs(model - measured) / max(abs(measured), 1e-9)
 
 
+def _since(at: float | None, start: float) -> float | None:
+    return None if at is None else round(at - start, 1)
+
+
 def _after_first_drain(visible: Sequence[float]) -> float:
     """The largest backlog once the queue first emptied (make capacity's search, after its backlog)."""
     first_empty = next((i for i, v in enumerate(visible) if v < 1), len(visible))
@@ -256,11 +270,11 @@ def _after_first_drain(visible: Sequence[float]) -> float:
 
 def compare(measured: Curves, model: Curves) -> tuple[CurveError, ...]:
     """The three curves, held to the tolerance: backlog peak (its error over the messages that built it, see
-    the module's docstring), drain time, and the pollers as poller-seconds
-    over the run (the area under the curve: how much mapping the load took). The pollers' mean absolute
-    difference second by second is reported too, not held: near the knee the local mapping flickers between
-    its floor and its maximum as the queue crosses one round of its pollers, and a flicker a second early or
-    late counts there as a whole difference."""
+    the module's docstring), drain time (from the measured backlog's start, see there), and the pollers as
+    poller-seconds over the run (the area under the curve: how much mapping the load took). The pollers' mean
+    absolute difference second by second is reported too, not held: near the knee the local mapping flickers
+    between its floor and its maximum as the queue crosses one round of its pollers, and a flicker a second
+    early or late counts there as a whole difference."""
     seconds = len(measured.pollers)
     area_measured, area_model = sum(measured.pollers), sum(model.pollers[:seconds])
     per_second = sum(abs(a - b) for a, b in zip(model.pollers, measured.pollers, strict=True))
@@ -274,9 +288,12 @@ def compare(measured: Curves, model: Curves) -> tuple[CurveError, ...]:
         ),
         CurveError(
             "drain time",
-            measured.drain_seconds,
-            model.drain_seconds,
-            _relative(measured.drain_seconds, model.drain_seconds),
+            _since(measured.emptied_at, measured.backlog_start),
+            _since(model.emptied_at, measured.backlog_start),
+            _relative(
+                _since(measured.emptied_at, measured.backlog_start),
+                _since(model.emptied_at, measured.backlog_start),
+            ),
         ),
         CurveError("poller-seconds", area_measured, area_model, _relative(area_measured, area_model)),
         CurveError(
@@ -326,10 +343,10 @@ def calibrate(run: MeasuredRun, seeds: Sequence[int] = CALIBRATION_SEEDS) -> Cal
         for seed in seeds
     ]
     curves = [model_curves(run, model) for model in models]
-    drains = [c.drain_seconds for c in curves]
+    emptied = [c.emptied_at for c in curves]
     median = Curves(
         backlog_peak=statistics.median(c.backlog_peak for c in curves),
-        drain_seconds=None if None in drains else statistics.median(drains),
+        emptied_at=None if None in emptied else statistics.median(emptied),
         pollers=tuple(statistics.fmean(column) for column in zip(*(c.pollers for c in curves), strict=True)),
         visible=tuple(statistics.median(column) for column in zip(*(c.visible for c in curves), strict=True)),
     )

@@ -219,7 +219,8 @@ def section(payload: dict[str, Any] | None) -> list[str]:
         "model with the same mapping rules reproduces the run's curves (median of five seeds). Held to 15%: "
         "backlog peak (its error over the messages offered while it built, so that near the knee it is the "
         "model's error in the rate served, not the difference of two close rates), drain time (from the "
-        "backlog's last second at 90% of its peak to empty) and "
+        "backlog's start, the last empty second before the run's peak, until the queue is empty again: model "
+        "and run from the same instant) and "
         "poller-seconds; reported beside them: the curves second by second and, for make capacity (whose "
         "peak is the 10,000 messages it starts with), its backlog near the knee, where the queue is the sum "
         "of two close rates and the emulator's minute-to-minute variation on a shared machine shows.",

@@ -87,3 +87,23 @@ def test_one_slow_second_does_not_drag_the_emulator_capacity():
     assert line.points == 21
     assert line(0.0) == pytest.approx(750.0, rel=0.05)
     assert line(520.0) == pytest.approx(470.0, rel=0.1)
+
+
+def test_the_drain_is_timed_from_the_measured_backlog_start_for_model_and_run():
+    # GIVEN a near-knee plateau whose top flickers: the run peaks late (t = 6), the model early (t = 3)
+    run = whatif_calibration.load(RUNS[0])
+    t_s = tuple(float(t) for t in range(11))
+    measured_run = dataclasses.replace(
+        run,
+        t_s=t_s,
+        offered_msgs_per_s=(0.0, 500.0, 500.0, 500.0, 500.0, 500.0, 500.0, 300.0, 300.0, 300.0, 0.0),
+        queue_visible=(0.0, 0.0, 300.0, 500.0, 520.0, 540.0, 560.0, 300.0, 100.0, 0.0, 0.0),
+        initial_backlog=0.0,
+    )
+    measured = whatif_calibration.measured_curves(measured_run)
+    model = dataclasses.replace(measured, backlog_peak=600.0, emptied_at=8.0)
+    # THEN both are counted from the last empty second before the run's peak (t = 1): 8 s against 7 s,
+    # whatever second each one's top stood highest
+    drain = next(e for e in whatif_calibration.compare(measured, model) if e.curve == "drain time")
+    assert (measured.backlog_start, measured.emptied_at) == (1.0, 9.0)
+    assert (drain.measured, drain.model, drain.error) == (8.0, 7.0, 1 / 8)
