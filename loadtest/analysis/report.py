@@ -74,7 +74,7 @@ def render(data_dir: Path, charts_dir: Path, out: Path) -> str:
         *sections.producer_section(main),
         *sections.charts_section(main, charts_dir, rel),
         *sections.run_section(main),
-        *sections.other_runs_section(other_demo_runs(data_dir), charts_dir, rel),
+        *sections.other_runs_section(other_demo_runs(data_dir), charts_dir, rel, [main] if main else []),
         *sections.chaos_section(report_data.load("demo-dev-chaos", data_dir)),
         *sections.drills_section(report_data.read_json("drills.json", data_dir)),
         *cost_lines(main, worker, charts_dir, rel),

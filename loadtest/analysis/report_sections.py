@@ -11,6 +11,7 @@ from pathlib import Path
 from loadtest.analysis import capacity_charts, run_charts, whatif_report
 from loadtest.analysis.run_record import RunRecord, Step
 from loadtest.analysis.scaling_model import drain_table
+from loadtest.analysis.whatif_calibration import LOCAL_POLLER_LIMIT
 
 HEADINGS = {
     "result": "## Result",
@@ -307,7 +308,11 @@ def _cpu_lines(run: RunRecord) -> list[str]:
 
 
 # ---- the other demo runs --------------------------------------------------------------------------------
-def other_runs_section(runs: list[RunRecord], charts_dir: Path, rel: str) -> list[str]:
+def other_runs_section(
+    runs: list[RunRecord], charts_dir: Path, rel: str, standard: list[RunRecord] = ()
+) -> list[str]:
+    """The other demo runs, a row and a chart each; with `standard` (make demo's run) and a provisioned run,
+    the two mappings side by side."""
     heading = [
         HEADINGS["other_runs"],
         "",
@@ -341,7 +346,50 @@ def other_runs_section(runs: list[RunRecord], charts_dir: Path, rel: str) -> lis
             rows.append(f"| | | *{run.note}* | | | | | |")
         if len(run.series):
             charts += run_charts.scaling_chart(run, charts_dir).markdown(rel)
-    return [*heading, *rows, "", *charts]
+    return [*heading, *rows, "", *mapping_comparison([*standard, *runs]), *charts]
+
+
+# Provisioned pollers are billed in Event Poller Units (AWS Lambda pricing, "Provisioned mode for event
+# source mappings": $0.185 an EPU-hour in us-east-1, up to 20 SQS pollers an EPU), whatever the load.
+POLLER_HOUR_USD = 0.185 / 20
+HOURS_A_MONTH = 730
+
+
+def mapping_comparison(runs: list[RunRecord]) -> list[str]:
+    """Standard against provisioned mode on the same scale shape (the Lambda runs on standard queues)."""
+    lambda_runs = [r for r in runs if r.mode == "lambda" and not r.settings.get("fifo") and len(r.series)]
+    if not any(r.settings.get("provisionedPollers") for r in lambda_runs) or len(lambda_runs) < 2:
+        return []
+    rows = [
+        "Standard against provisioned mode, the same scale shape (each plateau from the ceiling its run"
+        " measured):",
+        "",
+        "| command | mapping | plateau offered msgs/s | concurrent batches (local poller processes): floor → max"
+        " | seconds from the load start to the max | backlog peak | p99 ms | pollers' own charge |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for run in lambda_runs:
+        s, provisioned = run.series, run.settings.get("provisionedPollers")
+        peak = max(s.pollers)
+        reached = next(t for t, pollers in zip(s.t_s, s.pollers, strict=True) if pollers == peak)
+        if provisioned:
+            low, high = provisioned
+            mapping = (
+                f"provisioned, {low}–{high} pollers (up to {10 * high} concurrent batches; one machine runs"
+                f" {LOCAL_POLLER_LIMIT})"
+            )
+            charge = (
+                f"${low * POLLER_HOUR_USD * HOURS_A_MONTH:.2f} a month at its floor of {low}"
+                f" (${POLLER_HOUR_USD:.5f} a poller-hour)"
+            )
+        else:
+            mapping = f"standard, maxConcurrency {run.settings.get('maxConcurrency')}"
+            charge = "none (standard pollers are not billed)"
+        rows.append(
+            f"| `{run.command}` | {mapping} | {run.plan.peak_rate_msgs_per_s:,.0f} | {s.pollers[0]:.0f} →"
+            f" {peak:.0f} | {reached:.0f} | {max(s.queue_visible):,.0f} | {_ms(run.latency_ms.p99)} | {charge} |"
+        )
+    return [*rows, ""]
 
 
 def chaos_section(run: RunRecord | None) -> list[str]:

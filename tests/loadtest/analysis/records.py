@@ -193,7 +193,9 @@ def write_all(data_dir: Path) -> None:
             "worker",
             cost_usage=USAGE | {"consumer_msgs_per_s": 150.0},
         ),
-        demo_record("demo-fifo-lambda", "make demo STACK=fifo", order_violations=0),
+        demo_record(
+            "demo-fifo-lambda", "make demo STACK=fifo", order_violations=0, settings=SETTINGS | {"fifo": True}
+        ),
         demo_record("demo-dev-chaos", "make chaos", "chaos"),
         capacity_record(),
     ):

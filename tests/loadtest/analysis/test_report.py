@@ -8,6 +8,7 @@ from infra.settings import PROJECT_ROOT
 from loadtest.analysis import report, report_data
 from loadtest.analysis.report_sections import HEADINGS, drills_section
 from loadtest.analysis.scaling_model import LambdaModel, SeedEc2Model, human
+from tests.loadtest.analysis import records
 from tests.loadtest.analysis.records import capacity_record, demo_record, drills, write_all
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -192,6 +193,29 @@ def test_other_runs_get_a_row_with_their_date_and_a_chart(tmp_path):
         assert f"(report/{name})" in text
         assert (tmp_path / "report" / name).read_bytes()[:8] == PNG_MAGIC
     assert "dev-chaos_scaling.png" not in text  # the chaos run has its own section
+
+
+def test_standard_and_provisioned_mode_stand_side_by_side(tmp_path):
+    # GIVEN make demo's run and a provisioned stack's on the same shape
+    write_all(tmp_path / "data")
+    provisioned = demo_record(
+        "demo-provisioned-lambda",
+        "make demo STACK=provisioned",
+        settings=records.SETTINGS | {"maxConcurrency": None, "provisionedPollers": [2, 10]},
+    )
+    report_data.save(provisioned, tmp_path / "data")
+
+    text = sections_of(render(tmp_path))[HEADINGS["other_runs"]]
+
+    # THEN one table compares them: when each reached its most pollers, the backlog, p99 and the pollers' bill
+    rows = [line for line in text.splitlines() if "| standard, " in line or "| provisioned, " in line]
+    assert rows == [
+        "| `make demo` | standard, maxConcurrency 10 | 300 | 5 → 10 | 22 | 2,000 | 990 | none (standard"
+        " pollers are not billed) |",
+        "| `make demo STACK=provisioned` | provisioned, 2–10 pollers (up to 100 concurrent batches; one"
+        " machine runs 20) | 300 | 5 → 10 | 22 | 2,000 | 990 | $13.50 a month at its floor of 2 ($0.00925 a"
+        " poller-hour) |",
+    ]
 
 
 def test_drills_section_has_a_row_per_drill_in_order_with_its_date():
