@@ -202,9 +202,9 @@ def section(payload: dict[str, Any] | None) -> list[str]:
         "from the end of the load until nothing is visible or in flight. Cost: what the burst adds to the "
         "bill (the cost model's line items for these events, plus provisioned pollers).*",
         "",
-        "What it teaches, read from the rows: a new on-demand table (4,000 write units a second, the "
-        "byVehicle "
-        "index as much) is the first limit of any mapping allowed more than about 4,000 msgs/s: its refused "
+        "What it teaches, read from the rows: a new on-demand table (4,000 write units a second; an event "
+        "is one write, two with eventIdIndex) is the first limit of any mapping allowed more than about "
+        "4,000 msgs/s: its refused "
         "records come back a visibility timeout later (60 s dev, 182 s prod), fill SQS's in-flight quota, "
         "and with maxReceiveCount 5 some reach the DLQ at 50k msgs/s; dev's maxConcurrency 10 keeps under "
         "the table and simply queues. Provisioned mode (the stack's pollers, or for a standard stack "
