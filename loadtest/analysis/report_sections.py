@@ -8,7 +8,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from loadtest.analysis import aws_runtime_rules as rules
 from loadtest.analysis import capacity_charts, run_charts, whatif_report
+from loadtest.analysis.aws_prices import load_prices
+from loadtest.analysis.mapping_rules import INVOKES_PER_POLLER
 from loadtest.analysis.run_record import RunRecord, Step
 from loadtest.analysis.scaling_model import drain_table
 from loadtest.analysis.whatif_calibration import LOCAL_POLLER_LIMIT
@@ -349,12 +352,6 @@ def other_runs_section(
     return [*heading, *rows, "", *mapping_comparison([*standard, *runs]), *charts]
 
 
-# Provisioned pollers are billed in Event Poller Units (AWS Lambda pricing, "Provisioned mode for event
-# source mappings": $0.185 an EPU-hour in us-east-1, up to 20 SQS pollers an EPU), whatever the load.
-POLLER_HOUR_USD = 0.185 / 20
-HOURS_A_MONTH = 730
-
-
 def mapping_comparison(runs: list[RunRecord]) -> list[str]:
     """Standard against provisioned mode on the same scale shape (the Lambda runs on standard queues)."""
     lambda_runs = [r for r in runs if r.mode == "lambda" and not r.settings.get("fifo") and len(r.series)]
@@ -375,12 +372,13 @@ def mapping_comparison(runs: list[RunRecord]) -> list[str]:
         if provisioned:
             low, high = provisioned
             mapping = (
-                f"provisioned, {low}–{high} pollers (up to {10 * high} concurrent batches; one machine runs"
-                f" {LOCAL_POLLER_LIMIT})"
+                f"provisioned, {low}–{high} pollers (up to {INVOKES_PER_POLLER * high} concurrent batches;"
+                f" one machine runs {LOCAL_POLLER_LIMIT})"
             )
+            # Billed in Event Poller Units whatever the load (aws_runtime_rules: a poller-hour's price).
+            month = low * rules.SQS_POLLER_HOUR_USD * load_prices().rule("hours_per_month")
             charge = (
-                f"${low * POLLER_HOUR_USD * HOURS_A_MONTH:.2f} a month at its floor of {low}"
-                f" (${POLLER_HOUR_USD:.5f} a poller-hour)"
+                f"${month:.2f} a month at its floor of {low} (${rules.SQS_POLLER_HOUR_USD:.5f} a poller-hour)"
             )
         else:
             mapping = f"standard, maxConcurrency {run.settings.get('maxConcurrency')}"

@@ -277,6 +277,8 @@ def compare(measured: Curves, model: Curves) -> tuple[CurveError, ...]:
     early or late counts there as a whole difference."""
     seconds = len(measured.pollers)
     area_measured, area_model = sum(measured.pollers), sum(model.pollers[:seconds])
+    drain_measured = _since(measured.emptied_at, measured.backlog_start)
+    drain_model = _since(model.emptied_at, measured.backlog_start)
     per_second = sum(abs(a - b) for a, b in zip(model.pollers, measured.pollers, strict=True))
     return (
         CurveError(
@@ -286,15 +288,7 @@ def compare(measured: Curves, model: Curves) -> tuple[CurveError, ...]:
             abs(model.backlog_peak - measured.backlog_peak)
             / max(1e-9, measured.backlog_peak, measured.offered_into_peak),
         ),
-        CurveError(
-            "drain time",
-            _since(measured.emptied_at, measured.backlog_start),
-            _since(model.emptied_at, measured.backlog_start),
-            _relative(
-                _since(measured.emptied_at, measured.backlog_start),
-                _since(model.emptied_at, measured.backlog_start),
-            ),
-        ),
+        CurveError("drain time", drain_measured, drain_model, _relative(drain_measured, drain_model)),
         CurveError("poller-seconds", area_measured, area_model, _relative(area_measured, area_model)),
         CurveError(
             "pollers second by second (mean abs. difference / mean; reported)",
