@@ -28,6 +28,7 @@ from locust.exception import StopUser
 from cli.command_line import USAGE_ERROR, UsageError, number, share, whole_number
 from cli.queue_endpoint import QueueEndpoint
 from loadtest.ledger import LedgerWriter
+from loadtest.locust_ctrl_c import deliver_ctrl_c_to_the_main_greenlet
 from loadtest.locust_pipeline import show_the_pipeline
 from loadtest.shapes import scale_stages, users_at
 from loadtest.stack_target import stack_target
@@ -40,6 +41,7 @@ _USERS = itertools.count(1)  # numbers this process's users, for their fleet nam
 
 _ledgers: dict[str, LedgerWriter] = {}  # ledger folder -> this process's file in it
 show_the_pipeline(events)  # stored events, backlog, consumers, DLQ: loadtest/locust_pipeline.py
+events.init.add_listener(deliver_ctrl_c_to_the_main_greenlet)  # never lost: loadtest/locust_ctrl_c.py
 
 
 @events.init_command_line_parser.add_listener
