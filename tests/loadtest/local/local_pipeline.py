@@ -24,13 +24,14 @@ def local_stack(
         yield session.start_stack(name, settings), session
 
 
-def wait_until(condition, timeout_s: float, what: str) -> None:
+def wait_until(condition, timeout_s: float, what: str, state=None) -> None:
+    """Bounded wait; on timeout the message says what `state()` (when given) last read."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}" + (f": {state()}" if state else ""))
 
 
 def send(sqs, queue_url: str, bodies: list[str]) -> None:
