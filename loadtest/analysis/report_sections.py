@@ -336,7 +336,7 @@ def other_runs_section(
     charts = []
     for run in runs:
         ledger, latency = run.ledger, run.latency_ms
-        consumers = "workers" if run.mode == "worker" else "pollers"
+        consumers = run.consumers
         order = "—" if run.order_violations is None else run.order_violations
         rows.append(
             f"| `{run.command}` | {run.date} | lost={ledger.lost} pending={ledger.pending}"

@@ -108,7 +108,7 @@ def latency_chart(record: RunRecord, charts_dir: Path, name: str = "latency.png"
 def scaling_chart(record: RunRecord, charts_dir: Path) -> Chart:
     """Another run in one chart: its backlog above, its consumers below (both counts, each its own scale)."""
     s: Series = record.series
-    consumers = "workers" if record.mode == "worker" else "pollers"
+    consumers = record.consumers
     name = f"{record.run.removeprefix('demo-')}_scaling.png"
     figure, (backlog, pollers) = style.panels(f"{record.command}: backlog and {consumers}", 2, 1.6)
     backlog.plot(s.t_s, s.queue_visible, color=COLOURS["backlog"], label="queue visible")

@@ -392,6 +392,11 @@ class RunRecord:
         """The day the run ended, as the report shows it."""
         return self.finished_at[:10]
 
+    @property
+    def consumers(self) -> str:
+        """What its consumers are called: a worker fleet's workers, an event source mapping's pollers."""
+        return "workers" if self.mode == "worker" else "pollers"
+
     def to_dict(self, max_points: int | None = None) -> dict[str, Any]:
         series = self.series.thinned(max_points) if max_points else self.series
         return dataclasses.asdict(dataclasses.replace(self, series=series))

@@ -382,9 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_of_order = order_violations(evidence.items) if settings.fifo else None
     fill_record(record, args, run_dir, phases, ceiling, plan, runner, evidence, result)
     record.dlq_reasons, record.order_violations = reasons, out_of_order
-    raw = recording.measured_parts(
-        record, spec, evidence.request_counts, run_dir / ("workers" if mode == "worker" else "pollers")
-    )
+    raw = recording.measured_parts(record, spec, evidence.request_counts, run_dir / record.consumers)
     recording.finish(record)
     # The whole run, every second of it, and the raw counts cost_report's command line reads.
     record.save(run_dir / "run.json", max_points=None, **raw)
@@ -401,8 +399,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[demo] wrote {shown(saved)}: this run's sections of REPORT.md", flush=True)
         report.main([])  # every section from report/data: this run's new, the others as they were
     last = runner.samples[-1].pollers if runner.samples else 0
-    consumers = "workers" if mode == "worker" else "pollers"
-    scaling = f"{consumers} {min_pollers(runner)}→{runner.max_pollers}→{last} (max {runner.max_concurrency})"
+    scaling = (
+        f"{record.consumers} {min_pollers(runner)}→{runner.max_pollers}→{last} (max {runner.max_concurrency})"
+    )
     print(f"[demo] {'PASSED' if passed else 'FAILED'}: {why}; {scaling}", flush=True)
     return 0 if passed else 1
 
